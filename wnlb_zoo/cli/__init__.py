@@ -1,0 +1,1 @@
+"""The ``wnlb-zoo`` command line: one module per command group."""

@@ -1,0 +1,45 @@
+"""Entry point of the ``wnlb-zoo`` command.
+
+Each command lives in its own module of :mod:`wnlb_zoo.cli` that exposes
+``register(subparsers)``: it adds its parser and sets ``handler`` (a function of the parsed
+arguments returning an exit code). Adding a command means adding its module to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from . import features
+
+COMMANDS = (features,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="wnlb-zoo",
+        description="Weighted non-local backbones for low-light detection and instance segmentation.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``wnlb-zoo``; errors the user can fix are printed without a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"wnlb-zoo {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Weighted non-local block (wNLB).
+
+A non-local block (Wang et al., CVPR 2018) lets every position of a feature map aggregate
+features from all other positions, weighted by pairwise similarity. The *weighted* variant of
+Lin, Anantrasirichai and Bull (ICASSP 2025) mixes its output with the input through one
+learnable scalar per block::
+
+    y_i = sum_j f(x_i, x_j) g(x_j)                 (non-local aggregation)
+    z   = (1 - w) * x + w * BN(W_z y)              (w initialised to 0: identity at start)
+
+Memory: none of the modes materialises the N x N similarity matrix (N = H * W positions):
+
+* ``embedded`` / ``gaussian`` are softmax attention and run through
+  :func:`torch.nn.functional.scaled_dot_product_attention` with one head and ``scale=1``, on
+  contiguous ``(B, 1, N, C')`` tensors so that the flash / memory-efficient kernels are chosen;
+* ``dot`` is linear in f, so ``theta (phi^T g) / N`` is computed instead, O(N C'^2);
+* ``concatenate`` uses ``f_ij = ReLU(a . theta_i + b . phi_j) / N``. For a fixed i the ReLU is
+  active exactly for the j whose ``b . phi_j`` exceeds ``-a . theta_i``; sorting those scalars
+  once and keeping suffix sums of ``g_j`` and ``(b . phi_j) g_j`` turns every row into one
+  binary search: O(N log N + N C') time and O(N C') memory, exact (not an approximation).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NonLocalMode = Literal["embedded", "gaussian", "dot", "concatenate"]
+NonLocalInit = Literal["default", "reference"]
+NON_LOCAL_MODES: tuple[str, ...] = ("embedded", "gaussian", "dot", "concatenate")
+NON_LOCAL_INITS: tuple[str, ...] = ("default", "reference")
+
+
+class WeightedNonLocalBlock(nn.Module):
+    """Weighted non-local block: ``z = (1 - w) x + w BN(W_z y)`` with a learnable scalar ``w``.
+
+    Args:
+        channels: Channels C of the input feature map.
+        inter_channels: Channels C' of the embeddings theta/phi/g. Default ``C // 2``.
+        mode: Pairwise function: ``'embedded'`` (softmax of theta_i . phi_j, the default),
+            ``'gaussian'`` (softmax of x_i . x_j), ``'dot'`` (theta_i . phi_j / N) or
+            ``'concatenate'`` (ReLU(W_f [theta_i, phi_j]) / N).
+        kv_stride: Max-pool phi and g (the keys and values) by this factor before attending,
+            ``ceil_mode`` so that every position is covered. 1 (the default and the paper) means
+            no sub-sampling; 2 divides the attention cost by four.
+        init: ``'default'`` keeps the standard conv / BatchNorm init, so the attention path learns
+            as soon as the gate moves away from 0. ``'reference'`` reproduces the authors' code,
+            which also zeroes W_z and its BatchNorm: the attention path then never receives a
+            gradient and the block reduces to ``(1 - w) x + w beta``. Kept for ablations.
+        norm_layer: Normalisation after W_z (BatchNorm2d in the paper).
+        device: Device of the parameters (timm's factory kwargs).
+        dtype: Dtype of the parameters (timm's factory kwargs).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        inter_channels: int | None = None,
+        mode: NonLocalMode = "embedded",
+        kv_stride: int = 1,
+        init: NonLocalInit = "default",
+        norm_layer: type[nn.Module] = nn.BatchNorm2d,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if mode not in NON_LOCAL_MODES:
+            raise ValueError(f"Unknown wNLB mode {mode!r}; choose one of {NON_LOCAL_MODES}.")
+        if init not in NON_LOCAL_INITS:
+            raise ValueError(f"Unknown wNLB init {init!r}; choose one of {NON_LOCAL_INITS}.")
+        if kv_stride < 1:
+            raise ValueError(f"kv_stride must be >= 1, got {kv_stride}.")
+        inter_channels = inter_channels or max(channels // 2, 1)
+        dd = {"device": device, "dtype": dtype}
+        self.channels = channels
+        self.inter_channels = inter_channels
+        self.mode = mode
+        self.kv_stride = kv_stride
+        self.init = init
+
+        self.g = nn.Conv2d(channels, inter_channels, 1, **dd)
+        if mode != "gaussian":
+            self.theta = nn.Conv2d(channels, inter_channels, 1, **dd)
+            self.phi = nn.Conv2d(channels, inter_channels, 1, **dd)
+        if mode == "concatenate":
+            # W_f of the paper: scores a concatenated pair [theta_i, phi_j] (no bias, as in Wang et al.).
+            self.pair_score = nn.Conv2d(2 * inter_channels, 1, 1, bias=False, **dd)
+        self.w_z = nn.Conv2d(inter_channels, channels, 1, **dd)
+        self.norm = norm_layer(channels, **dd)
+        self.gate = nn.Parameter(torch.zeros((), **dd))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """(Re-)initialise every parameter according to ``self.init``."""
+        for module in self.children():
+            module.reset_parameters()
+        if self.init == "reference":
+            for tensor in (self.w_z.weight, self.w_z.bias, self.norm.weight, self.norm.bias):
+                nn.init.zeros_(tensor)
+        with torch.no_grad():
+            self.gate.zero_()
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, kv_stride={self.kv_stride}, init={self.init!r}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        # (B, N, C) tokens; a free view when x is channels_last, one copy otherwise.
+        tokens = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+        value = self._pool(_project(tokens, self.g), height, width)
+        if self.mode == "gaussian":
+            query, key = tokens, self._pool(tokens, height, width)
+        else:
+            query = _project(tokens, self.theta)
+            key = self._pool(_project(tokens, self.phi), height, width)
+
+        if self.mode in ("embedded", "gaussian"):
+            y = _softmax_attention(query, key, value)
+        elif self.mode == "dot":
+            y = _dot_attention(query, key, value)
+        else:
+            weight = self.pair_score.weight.flatten()
+            query_score = query @ weight[: self.inter_channels].to(query.dtype)
+            key_score = key @ weight[self.inter_channels :].to(key.dtype)
+            y = _concatenate_attention(query_score, key_score, value)
+
+        out = _project(y, self.w_z).view(batch, height, width, channels).permute(0, 3, 1, 2)
+        out = self.norm(out).to(x.dtype)
+        gate = self.gate.to(x.dtype)
+        return (1 - gate) * x + gate * out
+
+    def _pool(self, tokens: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Max-pool (B, N, C) tokens on their H x W grid by ``kv_stride`` (identity at 1)."""
+        if self.kv_stride == 1:
+            return tokens
+        batch, _, channels = tokens.shape
+        grid = tokens.view(batch, height, width, channels).permute(0, 3, 1, 2)
+        pooled = F.max_pool2d(grid, self.kv_stride, self.kv_stride, ceil_mode=True)
+        return pooled.permute(0, 2, 3, 1).reshape(batch, -1, channels)
+
+
+def _project(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """Apply a 1x1 conv to (B, N, C_in) tokens, giving contiguous (B, N, C_out)."""
+    return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+
+
+def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, through the fused SDPA kernels."""
+    out = F.scaled_dot_product_attention(
+        query.unsqueeze(1).contiguous(),
+        key.unsqueeze(1).contiguous(),
+        value.unsqueeze(1).contiguous(),
+        scale=1.0,
+    )
+    return out.squeeze(1)
+
+
+def _dot_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """sum_j (q_i . k_j) v_j / N_k, re-associated as q (k^T v) / N_k."""
+    return query @ (key.transpose(1, 2) @ value) / key.shape[1]
+
+
+def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """sum_j ReLU(s_i + t_j) v_j / N_k for scores s (B, N_q), t (B, N_k), values v (B, N_k, C).
+
+    Row i only sums the j with t_j > -s_i, where the term is (s_i + t_j) v_j. With t sorted,
+    that set is a suffix, so two suffix sums (of v and of t v) and one binary search per row
+    give the exact result without the N_q x N_k matrix.
+    """
+    sorted_score, order = key_score.sort(dim=1)
+    sorted_value = value.gather(1, order.unsqueeze(-1).expand_as(value))
+    pad = sorted_value.new_zeros(value.shape[0], 1, value.shape[2])
+    value_suffix = torch.cat([sorted_value.flip(1).cumsum(1).flip(1), pad], dim=1)
+    weighted = sorted_score.unsqueeze(-1) * sorted_value
+    weighted_suffix = torch.cat([weighted.flip(1).cumsum(1).flip(1), pad], dim=1)
+    start = torch.searchsorted(sorted_score.contiguous(), (-query_score).contiguous(), right=True)
+    index = start.unsqueeze(-1).expand(-1, -1, value.shape[2])
+    out = query_score.unsqueeze(-1) * value_suffix.gather(1, index) + weighted_suffix.gather(1, index)
+    return out / key_score.shape[1]

@@ -1,0 +1,16 @@
+"""wNLB backbones, registered with timm when this package is imported."""
+
+from ._checkpoint import CheckpointMismatchError, fill_wnlb_keys, wnlb_state_keys
+from ._stages import STAGE_NUMBERS, append_wnlb_blocks
+from .wnlb_convnext import WnlbConvNeXt
+from .wnlb_resnet import WnlbResNet
+
+__all__ = [
+    "STAGE_NUMBERS",
+    "CheckpointMismatchError",
+    "WnlbConvNeXt",
+    "WnlbResNet",
+    "append_wnlb_blocks",
+    "fill_wnlb_keys",
+    "wnlb_state_keys",
+]

@@ -1,0 +1,68 @@
+"""Build wNLB models through timm, with checked weight loading and base-weight tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import timm
+from timm.models import build_model_with_cfg
+from timm.models._builder import resolve_pretrained_cfg
+from torch import nn
+
+from ..weights.resolve import resolve_pretrained_file
+from ._checkpoint import FilterFn, fill_wnlb_keys
+
+
+def build_wnlb_model(
+    model_cls: type[nn.Module],
+    variant: str,
+    pretrained: bool,
+    base_filter_fn: FilterFn | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """timm's ``build_model_with_cfg`` with wNLB-aware, strict loading of pretrained weights.
+
+    When ``pretrained`` is set and no explicit file is given, the weight file is located first
+    (local mirror, HF cache, hub; see :mod:`wnlb_zoo.weights.resolve`) so that a missing file fails
+    fast with a clear message rather than after network time-outs.
+    """
+    if pretrained:
+        cfg = resolve_pretrained_cfg(
+            variant,
+            pretrained_cfg=kwargs.get("pretrained_cfg"),
+            pretrained_cfg_overlay=kwargs.get("pretrained_cfg_overlay"),
+        ).to_dict()
+        weight_file = resolve_pretrained_file(cfg)
+        if weight_file is not None:
+            kwargs["pretrained_cfg_overlay"] = {
+                **(kwargs.get("pretrained_cfg_overlay") or {}),
+                "file": str(weight_file),
+            }
+    return build_model_with_cfg(
+        model_cls,
+        variant,
+        pretrained,
+        pretrained_filter_fn=partial(fill_wnlb_keys, base_filter_fn=base_filter_fn),
+        **kwargs,
+    )
+
+
+def base_weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Pretrained cfgs ``variant.<tag>`` that start from timm's ``base_arch.<tag>`` ImageNet weights.
+
+    The base checkpoint has no wNLB weights; they keep their initial values (gate 0, so the model
+    computes exactly what the base network computes until it is fine-tuned).
+    """
+    cfgs = {}
+    for tag in base_tags:
+        base = timm.models.get_pretrained_cfg(f"{base_arch}.{tag}")
+        if base is None:
+            raise KeyError(f"timm has no pretrained cfg {base_arch}.{tag}; update the base tags of {variant}.")
+        cfg = base.to_dict()
+        for key in ("architecture", "tag"):
+            cfg.pop(key, None)
+        cfg["notes"] = (f"Base ImageNet weights {base_arch}.{tag}; wNLB blocks at their initial values.",)
+        cfgs[f"{variant}.{tag}"] = cfg
+    return cfgs

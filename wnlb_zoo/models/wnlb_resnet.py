@@ -1,0 +1,108 @@
+"""ResNet with a weighted non-local block at the end of each stage (timm models ``wnlb_resnet*``).
+
+The stock timm :class:`~timm.models.resnet.ResNet` is built unchanged and one
+:class:`~wnlb_zoo.layers.WeightedNonLocalBlock` is appended to ``layer1`` .. ``layer4`` (by
+default), so base ImageNet checkpoints load with every stock key in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from timm.models import generate_default_cfgs, register_model
+from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+
+from ..layers import NonLocalInit, NonLocalMode
+from ._builder import base_weight_cfgs, build_wnlb_model
+from ._stages import STAGE_NUMBERS, append_wnlb_blocks
+
+__all__ = ["WnlbResNet"]
+
+
+class WnlbResNet(ResNet):
+    """timm ResNet whose stages end in weighted non-local blocks.
+
+    Args:
+        *args: Passed to :class:`timm.models.resnet.ResNet` (``block``, ``layers``, ...).
+        wnlb_stages: 1-based stages that end in a wNLB (1 = ``layer1``, stride 4 ... 4 = ``layer4``).
+        wnlb_mode: ``'embedded'``, ``'gaussian'``, ``'dot'`` or ``'concatenate'``.
+        wnlb_inter_ratio: Embedding channels of each block as a fraction of its stage channels.
+        wnlb_kv_stride: Max-pool factor for keys/values (1 = exact attention).
+        wnlb_init: ``'default'`` (trainable attention path) or ``'reference'`` (authors' init).
+        **kwargs: Passed to :class:`timm.models.resnet.ResNet`.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        wnlb_stages: Sequence[int] = STAGE_NUMBERS,
+        wnlb_mode: NonLocalMode = "embedded",
+        wnlb_inter_ratio: float = 0.5,
+        wnlb_kv_stride: int = 1,
+        wnlb_init: NonLocalInit = "default",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, device=device, dtype=dtype, **kwargs)
+        append_wnlb_blocks(
+            [self.layer1, self.layer2, self.layer3, self.layer4],
+            [info["num_chs"] for info in self.feature_info[1:]],
+            wnlb_stages=wnlb_stages,
+            wnlb_mode=wnlb_mode,
+            wnlb_inter_ratio=wnlb_inter_ratio,
+            wnlb_kv_stride=wnlb_kv_stride,
+            wnlb_init=wnlb_init,
+            device=device,
+            dtype=dtype,
+        )
+
+
+def _create_wnlb_resnet(variant: str, pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
+    return build_wnlb_model(WnlbResNet, variant, pretrained, **kwargs)
+
+
+_RESNET_BASE_TAGS = {
+    "resnet18": ("a1_in1k", "tv_in1k"),
+    "resnet34": ("a1_in1k", "tv_in1k"),
+    "resnet50": ("a1_in1k", "tv_in1k"),
+    "resnet101": ("a1h_in1k", "tv_in1k"),
+}
+
+default_cfgs = generate_default_cfgs(
+    {
+        name: cfg
+        for base, tags in _RESNET_BASE_TAGS.items()
+        for name, cfg in base_weight_cfgs(f"wnlb_{base}", base, tags).items()
+    }
+)
+
+
+@register_model
+def wnlb_resnet18(pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
+    """ResNet-18 with a wNLB after each of its four stages."""
+    model_args = dict(block=BasicBlock, layers=(2, 2, 2, 2))
+    return _create_wnlb_resnet("wnlb_resnet18", pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def wnlb_resnet34(pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
+    """ResNet-34 with a wNLB after each of its four stages."""
+    model_args = dict(block=BasicBlock, layers=(3, 4, 6, 3))
+    return _create_wnlb_resnet("wnlb_resnet34", pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def wnlb_resnet50(pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
+    """ResNet-50 with a wNLB after each of its four stages."""
+    model_args = dict(block=Bottleneck, layers=(3, 4, 6, 3))
+    return _create_wnlb_resnet("wnlb_resnet50", pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def wnlb_resnet101(pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
+    """ResNet-101 with a wNLB after each of its four stages."""
+    model_args = dict(block=Bottleneck, layers=(3, 4, 23, 3))
+    return _create_wnlb_resnet("wnlb_resnet101", pretrained, **dict(model_args, **kwargs))

@@ -1,0 +1,128 @@
+"""Find the weight file behind ``pretrained=True``, offline first, and fail fast when there is none.
+
+Order, for a registered ``arch.tag``:
+
+1. an explicit file: ``pretrained_cfg_overlay=dict(file=...)`` (timm loads it as given);
+2. a local mirror: ``$WNLB_ZOO_WEIGHTS/<arch.tag>/model.safetensors``;
+3. the Hugging Face cache, then the hub itself unless ``HF_HUB_OFFLINE`` is set. The hub is only
+   contacted after a short reachability probe (``WNLB_ZOO_HUB_TIMEOUT`` seconds, default 3), so an
+   air-gapped machine gets an answer in seconds instead of huggingface_hub's minute of retries.
+
+Anything else raises :class:`PretrainedWeightsNotFound`, whose message names what was looked for
+and the ways to provide it offline. ``hf-hub:`` and ``local-dir:`` model names are left to timm.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+MIRROR_ENV = "WNLB_ZOO_WEIGHTS"
+HUB_TIMEOUT_ENV = "WNLB_ZOO_HUB_TIMEOUT"
+WEIGHTS_FILENAME = "model.safetensors"
+
+
+class PretrainedWeightsNotFound(FileNotFoundError):
+    """No source of a model's pretrained weights could be reached."""
+
+
+def mirror_path(name: str, mirror: str | os.PathLike | None = None) -> Path | None:
+    """Where the local mirror keeps ``name`` (``arch.tag``), or None when no mirror is configured."""
+    mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    if not mirror:
+        return None
+    return Path(mirror).expanduser() / name / WEIGHTS_FILENAME
+
+
+def hub_offline() -> bool:
+    """True when huggingface_hub must not touch the network (``HF_HUB_OFFLINE``), read at call time."""
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def resolve_pretrained_file(pretrained_cfg: dict[str, Any]) -> Path | None:
+    """Return the local file to load for a resolved timm ``pretrained_cfg``.
+
+    Returns None when timm should load the weights itself (an explicit ``file``/``state_dict``, or
+    ``hf-hub:``/``local-dir:`` sources). Raises :class:`PretrainedWeightsNotFound` otherwise when no
+    source can be reached.
+    """
+    if pretrained_cfg.get("file") or pretrained_cfg.get("state_dict") is not None:
+        return None
+    if pretrained_cfg.get("source") in ("hf-hub", "local-dir"):
+        return None
+    name = f"{pretrained_cfg.get('architecture')}.{pretrained_cfg.get('tag')}"
+    tried = []
+
+    mirrored = mirror_path(name)
+    if mirrored is None:
+        tried.append(f"local mirror: ${MIRROR_ENV} is not set")
+    elif mirrored.is_file():
+        return mirrored
+    else:
+        tried.append(f"local mirror: {mirrored} does not exist")
+
+    repo_id = pretrained_cfg.get("hf_hub_id")
+    filename = pretrained_cfg.get("hf_hub_filename") or WEIGHTS_FILENAME
+    if repo_id:
+        found, reason = _from_hub(repo_id, filename)
+        if found is not None:
+            return found
+        tried.append(f"Hugging Face hub: {repo_id}/{filename}: {reason}")
+    else:
+        tried.append("Hugging Face hub: this tag names no hub repo")
+    raise PretrainedWeightsNotFound(_not_found_message(name, repo_id, filename, tried))
+
+
+def _from_hub(repo_id: str, filename: str) -> tuple[Path | None, str]:
+    """Look in the HF cache, then download if the hub is reachable. Returns (path, why-not)."""
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, filename)
+    if isinstance(cached, str):
+        return Path(cached), ""
+    where = f"not in the cache ({constants.HF_HUB_CACHE})"
+    if hub_offline():
+        return None, f"{where} and HF_HUB_OFFLINE is set"
+    unreachable = _hub_unreachable(constants.ENDPOINT)
+    if unreachable:
+        return None, f"{where} and the hub cannot be reached ({unreachable})"
+    try:
+        return Path(hf_hub_download(repo_id, filename)), ""
+    except Exception as error:  # any hub failure becomes one clear error below
+        return None, f"{where} and the download failed ({type(error).__name__}: {error})"
+
+
+def _hub_unreachable(endpoint: str) -> str:
+    """Return why the hub endpoint (or the proxy in front of it) cannot be connected to, or ''."""
+    target = urllib.request.getproxies().get("https") or endpoint
+    parsed = urllib.parse.urlparse(target if "://" in target else f"http://{target}")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    timeout = float(os.environ.get(HUB_TIMEOUT_ENV, "3"))
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            return ""
+    except OSError as error:
+        return f"{parsed.hostname}:{port}: {error}"
+
+
+def _not_found_message(name: str, repo_id: str | None, filename: str, tried: list[str]) -> str:
+    lines = [f"Pretrained weights for '{name}' were not found. Looked at:"]
+    lines += [f"  - {entry}" for entry in tried]
+    lines += [
+        "To load them offline, do one of:",
+        f"  - pass the file: timm.create_model('{name}', pretrained=True, "
+        "pretrained_cfg_overlay=dict(file='/path/to/model.safetensors'))",
+        f"  - put it in a mirror: ${MIRROR_ENV}=/dir with /dir/{name}/{WEIGHTS_FILENAME}",
+    ]
+    if repo_id:
+        lines.append(
+            f"  - fill the Hugging Face cache on a connected machine "
+            f"(hf download {repo_id} {filename}) and copy it over, then set HF_HUB_OFFLINE=1"
+        )
+    lines.append("Or build the model without weights: pretrained=False.")
+    return "\n".join(lines)
