@@ -1,0 +1,149 @@
+"""The weighted non-local block against a straightforward, materialised reference."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock
+
+
+def conv1x1(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
+    return F.conv2d(x, conv.weight, conv.bias)
+
+
+def reference_forward(block: WeightedNonLocalBlock, x: torch.Tensor) -> torch.Tensor:
+    """The textbook non-local block: build the N x N pairwise matrix f, then y = f g."""
+    batch, channels, height, width = x.shape
+
+    def pool(t: torch.Tensor) -> torch.Tensor:
+        if block.kv_stride == 1:
+            return t
+        return F.max_pool2d(t, block.kv_stride, block.kv_stride, ceil_mode=True)
+
+    g = pool(conv1x1(x, block.g)).flatten(2)  # (B, C', Nk)
+    if block.mode == "gaussian":
+        query, key = x.flatten(2), pool(x).flatten(2)
+    else:
+        query, key = conv1x1(x, block.theta).flatten(2), pool(conv1x1(x, block.phi)).flatten(2)
+    n_keys = key.shape[-1]
+
+    if block.mode in ("embedded", "gaussian"):
+        f = torch.softmax(query.transpose(1, 2) @ key, dim=-1)
+    elif block.mode == "dot":
+        f = query.transpose(1, 2) @ key / n_keys
+    else:  # concatenate: score every explicit pair [theta_i, phi_j] with W_f, then ReLU
+        n_query = query.shape[-1]
+        pairs = torch.cat(
+            [
+                query.unsqueeze(-1).expand(-1, -1, -1, n_keys),
+                key.unsqueeze(-2).expand(-1, -1, n_query, -1),
+            ],
+            dim=1,
+        )
+        f = F.relu(F.conv2d(pairs, block.pair_score.weight)).squeeze(1) / n_keys
+
+    y = (f @ g.transpose(1, 2)).transpose(1, 2).reshape(batch, -1, height, width)
+    out = block.norm(conv1x1(y, block.w_z))
+    return (1 - block.gate) * x + block.gate * out
+
+
+def randomised_block(mode: str, kv_stride: int = 1, channels: int = 12) -> WeightedNonLocalBlock:
+    torch.manual_seed(0)
+    block = WeightedNonLocalBlock(channels, mode=mode, kv_stride=kv_stride).double()
+    with torch.no_grad():
+        block.gate.fill_(0.37)
+        block.norm.weight.uniform_(0.5, 1.5)
+        block.norm.bias.uniform_(-0.5, 0.5)
+    return block
+
+
+@pytest.mark.parametrize("kv_stride", [1, 2, 3])
+@pytest.mark.parametrize("mode", NON_LOCAL_MODES)
+def test_matches_materialised_reference_in_float64(mode, kv_stride):
+    block = randomised_block(mode, kv_stride)
+    x = torch.randn(2, 12, 7, 9, dtype=torch.float64)
+    expected = reference_forward(block, x)
+    actual = block(x)
+    relative_error = (actual - expected).abs().max() / expected.abs().max()
+    assert relative_error < 1e-6
+
+
+@pytest.mark.parametrize("mode", NON_LOCAL_MODES)
+def test_gradients_match_reference(mode):
+    block = randomised_block(mode)
+    x = torch.randn(1, 12, 5, 6, dtype=torch.float64, requires_grad=True)
+    reference_grads = torch.autograd.grad(reference_forward(block, x).square().sum(), [x, *block.parameters()])
+    actual_grads = torch.autograd.grad(block(x).square().sum(), [x, *block.parameters()])
+    for expected, actual in zip(reference_grads, actual_grads, strict=True):
+        torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_concatenate_handles_ties_and_all_inactive_rows():
+    """Equal key scores and rows whose ReLU is off everywhere must still match the reference."""
+    block = randomised_block("concatenate")
+    with torch.no_grad():
+        block.phi.weight.zero_()  # every key score t_j equals the bias term: all ties
+    x = torch.randn(2, 12, 4, 5, dtype=torch.float64)
+    torch.testing.assert_close(block(x), reference_forward(block, x), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", NON_LOCAL_MODES)
+def test_starts_as_identity(mode):
+    block = WeightedNonLocalBlock(8, mode=mode)
+    x = torch.randn(2, 8, 6, 5)
+    assert torch.equal(block(x), x)
+
+
+def test_inter_channels_default_and_explicit():
+    assert WeightedNonLocalBlock(64).inter_channels == 32
+    block = WeightedNonLocalBlock(64, inter_channels=16)
+    assert block.theta.out_channels == block.phi.out_channels == block.g.out_channels == 16
+    assert block.w_z.in_channels == 16
+
+
+def test_gaussian_has_no_theta_phi_and_concatenate_has_pair_score():
+    gaussian = WeightedNonLocalBlock(8, mode="gaussian")
+    assert not hasattr(gaussian, "theta") and not hasattr(gaussian, "phi")
+    assert WeightedNonLocalBlock(8, mode="concatenate").pair_score.in_channels == 8
+
+
+def test_reference_init_zeroes_w_z_and_norm():
+    block = WeightedNonLocalBlock(8, init="reference")
+    for tensor in (block.w_z.weight, block.w_z.bias, block.norm.weight, block.norm.bias, block.gate):
+        assert not tensor.any()
+    assert WeightedNonLocalBlock(8).norm.weight.all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(mode="cosine"), "Unknown wNLB mode 'cosine'"),
+        (dict(init="zeros"), "Unknown wNLB init 'zeros'"),
+        (dict(kv_stride=0), "kv_stride must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        WeightedNonLocalBlock(8, **kwargs)
+
+
+def test_device_and_dtype_factory_kwargs():
+    block = WeightedNonLocalBlock(8, device="cpu", dtype=torch.float64)
+    assert {p.dtype for p in block.parameters()} == {torch.float64}
+    meta = WeightedNonLocalBlock(8, device="meta")
+    assert all(p.is_meta for p in meta.parameters())
+
+
+def test_channels_last_input_gives_same_result():
+    block = randomised_block("embedded").float()
+    x = torch.randn(2, 12, 7, 9)
+    torch.testing.assert_close(block(x.to(memory_format=torch.channels_last)), block(x))
+
+
+def test_bf16_autocast_keeps_input_dtype():
+    block = randomised_block("embedded").float()
+    x = torch.randn(1, 12, 6, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = block(x.bfloat16())
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), block(x), atol=0.1, rtol=0.05)
