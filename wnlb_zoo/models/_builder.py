@@ -11,6 +11,7 @@ from timm.models import build_model_with_cfg
 from timm.models._builder import resolve_pretrained_cfg
 from torch import nn
 
+from ..weights.manifest import ManifestError, find_record, manifest_cfgs
 from ..weights.resolve import resolve_pretrained_file
 from ._checkpoint import FilterFn, fill_wnlb_keys
 
@@ -26,7 +27,9 @@ def build_wnlb_model(
 
     When ``pretrained`` is set and no explicit file is given, the weight file is located first
     (local mirror, HF cache, hub; see :mod:`wnlb_zoo.weights.resolve`) so that a missing file fails
-    fast with a clear message rather than after network time-outs.
+    fast with a clear message rather than after network time-outs. A published (manifest) tag has
+    its file's sha256 checked first, and its recorded model kwargs become defaults, so that the
+    model is built the way the weights were trained.
     """
     if pretrained:
         cfg = resolve_pretrained_cfg(
@@ -34,7 +37,10 @@ def build_wnlb_model(
             pretrained_cfg=kwargs.get("pretrained_cfg"),
             pretrained_cfg_overlay=kwargs.get("pretrained_cfg_overlay"),
         ).to_dict()
-        weight_file = resolve_pretrained_file(cfg)
+        record = None if cfg.get("source") else find_record(f"{cfg.get('architecture')}.{cfg.get('tag')}")
+        for key, value in (record.model_kwargs if record else {}).items():
+            kwargs.setdefault(key, value)
+        weight_file = resolve_pretrained_file(cfg, cache_dir=kwargs.get("cache_dir"))
         if weight_file is not None:
             kwargs["pretrained_cfg_overlay"] = {
                 **(kwargs.get("pretrained_cfg_overlay") or {}),
@@ -66,3 +72,20 @@ def base_weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> 
         cfg["notes"] = (f"Base ImageNet weights {base_arch}.{tag}; wNLB blocks at their initial values.",)
         cfgs[f"{variant}.{tag}"] = cfg
     return cfgs
+
+
+def weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """All pretrained cfgs of ``variant``: its manifest (trained) tags first, then the base ImageNet tags.
+
+    Trained tags come first so that, once a low-light weight is published, it becomes the default
+    of ``timm.create_model(variant, pretrained=True)``; the base tags stay available by name.
+    """
+    trained = manifest_cfgs(variant)
+    base = base_weight_cfgs(variant, base_arch, base_tags)
+    clash = sorted(trained.keys() & base.keys())
+    if clash:
+        raise ManifestError(
+            f"Manifest tag(s) {clash} reuse the name of a base ImageNet tag of {variant}: rename the record(s) "
+            "and their tag (e.g. add the training data set to it)."
+        )
+    return {**trained, **base}

@@ -16,7 +16,7 @@ from timm.models.convnext import ConvNeXt
 from timm.models.convnext import checkpoint_filter_fn as convnext_checkpoint_filter_fn
 
 from ..layers import NonLocalInit, NonLocalMode
-from ._builder import base_weight_cfgs, build_wnlb_model
+from ._builder import build_wnlb_model, weight_cfgs
 from ._stages import STAGE_NUMBERS, append_wnlb_blocks
 
 __all__ = ["WnlbConvNeXt"]
@@ -82,7 +82,7 @@ default_cfgs = generate_default_cfgs(
     {
         name: cfg
         for base, tags in _CONVNEXT_BASE_TAGS.items()
-        for name, cfg in base_weight_cfgs(f"wnlb_{base}", base, tags).items()
+        for name, cfg in weight_cfgs(f"wnlb_{base}", base, tags).items()
     }
 )
 

@@ -15,7 +15,7 @@ from timm.models import generate_default_cfgs, register_model
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..layers import NonLocalInit, NonLocalMode
-from ._builder import base_weight_cfgs, build_wnlb_model
+from ._builder import build_wnlb_model, weight_cfgs
 from ._stages import STAGE_NUMBERS, append_wnlb_blocks
 
 __all__ = ["WnlbResNet"]
@@ -75,7 +75,7 @@ default_cfgs = generate_default_cfgs(
     {
         name: cfg
         for base, tags in _RESNET_BASE_TAGS.items()
-        for name, cfg in base_weight_cfgs(f"wnlb_{base}", base, tags).items()
+        for name, cfg in weight_cfgs(f"wnlb_{base}", base, tags).items()
     }
 )
 

@@ -10,6 +10,10 @@ Order, for a registered ``arch.tag``:
 
 Anything else raises :class:`PretrainedWeightsNotFound`, whose message names what was looked for
 and the ways to provide it offline. ``hf-hub:`` and ``local-dir:`` model names are left to timm.
+
+A tag with a manifest record (:mod:`wnlb_zoo.weights.manifest`) is a published weight: whichever
+file is found for it, explicit ones included, must have the recorded sha256, else
+:class:`~wnlb_zoo.weights.integrity.WeightIntegrityError` is raised before anything is loaded.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from .integrity import verify_file
+from .manifest import find_record
 
 MIRROR_ENV = "WNLB_ZOO_WEIGHTS"
 HUB_TIMEOUT_ENV = "WNLB_ZOO_HUB_TIMEOUT"
@@ -44,55 +51,75 @@ def hub_offline() -> bool:
     return value.upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def resolve_pretrained_file(pretrained_cfg: dict[str, Any]) -> Path | None:
-    """Return the local file to load for a resolved timm ``pretrained_cfg``.
+def resolve_pretrained_file(pretrained_cfg: dict[str, Any], cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """Return the local file to load for a resolved timm ``pretrained_cfg``, verified if published.
 
-    Returns None when timm should load the weights itself (an explicit ``file``/``state_dict``, or
-    ``hf-hub:``/``local-dir:`` sources). Raises :class:`PretrainedWeightsNotFound` otherwise when no
-    source can be reached.
+    Args:
+        pretrained_cfg: The resolved cfg (``architecture`` and ``tag`` name the weight).
+        cache_dir: Hugging Face cache directory (timm's ``cache_dir``); default huggingface_hub's.
+
+    Returns None when timm should load the weights itself (an explicit ``file``, after its check, or
+    ``state_dict``, or ``hf-hub:``/``local-dir:`` sources). Raises :class:`PretrainedWeightsNotFound`
+    when no source can be reached, and ``WeightIntegrityError`` when a file found for a manifest
+    tag does not have the recorded sha256.
     """
-    if pretrained_cfg.get("file") or pretrained_cfg.get("state_dict") is not None:
-        return None
-    if pretrained_cfg.get("source") in ("hf-hub", "local-dir"):
+    if pretrained_cfg.get("state_dict") is not None or pretrained_cfg.get("source") in ("hf-hub", "local-dir"):
         return None
     name = f"{pretrained_cfg.get('architecture')}.{pretrained_cfg.get('tag')}"
-    tried = []
+    record = find_record(name)
+    if pretrained_cfg.get("file"):
+        if record is not None:
+            verify_file(pretrained_cfg["file"], record)
+        return None
+    found, tried = _locate(name, pretrained_cfg, cache_dir)
+    if found is None:
+        repo_id = pretrained_cfg.get("hf_hub_id")
+        filename = pretrained_cfg.get("hf_hub_filename") or WEIGHTS_FILENAME
+        raise PretrainedWeightsNotFound(_not_found_message(name, repo_id, filename, tried))
+    if record is not None:
+        verify_file(found, record)
+    return found
 
+
+def _locate(
+    name: str, pretrained_cfg: dict[str, Any], cache_dir: str | os.PathLike | None
+) -> tuple[Path | None, list[str]]:
+    """The mirror file, else the hub file (cache first); with what was tried when neither is found."""
+    tried = []
     mirrored = mirror_path(name)
     if mirrored is None:
         tried.append(f"local mirror: ${MIRROR_ENV} is not set")
     elif mirrored.is_file():
-        return mirrored
+        return mirrored, tried
     else:
         tried.append(f"local mirror: {mirrored} does not exist")
 
     repo_id = pretrained_cfg.get("hf_hub_id")
     filename = pretrained_cfg.get("hf_hub_filename") or WEIGHTS_FILENAME
-    if repo_id:
-        found, reason = _from_hub(repo_id, filename)
-        if found is not None:
-            return found
-        tried.append(f"Hugging Face hub: {repo_id}/{filename}: {reason}")
-    else:
+    if not repo_id:
         tried.append("Hugging Face hub: this tag names no hub repo")
-    raise PretrainedWeightsNotFound(_not_found_message(name, repo_id, filename, tried))
+        return None, tried
+    found, reason = find_hub_file(repo_id, filename, cache_dir)
+    if found is None:
+        tried.append(f"Hugging Face hub: {repo_id}/{filename}: {reason}")
+    return found, tried
 
 
-def _from_hub(repo_id: str, filename: str) -> tuple[Path | None, str]:
+def find_hub_file(repo_id: str, filename: str, cache_dir: str | os.PathLike | None = None) -> tuple[Path | None, str]:
     """Look in the HF cache, then download if the hub is reachable. Returns (path, why-not)."""
     from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
 
-    cached = try_to_load_from_cache(repo_id, filename)
+    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
     if isinstance(cached, str):
         return Path(cached), ""
-    where = f"not in the cache ({constants.HF_HUB_CACHE})"
+    where = f"not in the cache ({cache_dir or constants.HF_HUB_CACHE})"
     if hub_offline():
         return None, f"{where} and HF_HUB_OFFLINE is set"
     unreachable = _hub_unreachable(constants.ENDPOINT)
     if unreachable:
         return None, f"{where} and the hub cannot be reached ({unreachable})"
     try:
-        return Path(hf_hub_download(repo_id, filename)), ""
+        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir)), ""
     except Exception as error:  # any hub failure becomes one clear error below
         return None, f"{where} and the download failed ({type(error).__name__}: {error})"
 
