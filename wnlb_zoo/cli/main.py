@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import features
+from . import features, weights
 
-COMMANDS = (features,)
+COMMANDS = (features, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

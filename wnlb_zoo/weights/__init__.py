@@ -1,5 +1,64 @@
-"""Pretrained weights: locating, verifying, exporting and publishing them."""
+"""Pretrained weights: the manifest, locating and verifying files, exporting and publishing them.
 
+* :mod:`.manifest`: one JSON record per published weight; the source of the trained timm tags;
+* :mod:`.resolve` + :mod:`.integrity`: ``pretrained=True`` offline first, sha256-checked;
+* :mod:`.local` + :mod:`.pull`: local copies (mirror, HF cache) and filling the mirror;
+* :mod:`.export` + :mod:`.model_card`: the timm hub layout of a trained backbone;
+* :mod:`.publish`: uploading an export to the Hugging Face hub.
+"""
+
+from .export import ExportedWeights, WeightInfo, export_model, export_state_dict, load_state_dict_file
+from .integrity import WeightIntegrityError, sha256_file, verify_file
+from .local import CopyCheck, LocalCopy, check_local_copies, local_copies
+from .manifest import (
+    MANIFEST_ENV,
+    Evaluation,
+    ManifestError,
+    WeightRecord,
+    find_record,
+    load_manifest,
+    manifest_cfgs,
+    manifest_dir,
+    read_record,
+    write_record,
+)
+from .model_card import CardFacts, render_model_card
+from .publish import UploadFile, UploadPlan, plan_upload, publish_folder
+from .pull import pull_weight
 from .resolve import MIRROR_ENV, PretrainedWeightsNotFound, mirror_path, resolve_pretrained_file
 
-__all__ = ["MIRROR_ENV", "PretrainedWeightsNotFound", "mirror_path", "resolve_pretrained_file"]
+__all__ = [
+    "MANIFEST_ENV",
+    "MIRROR_ENV",
+    "CardFacts",
+    "CopyCheck",
+    "Evaluation",
+    "ExportedWeights",
+    "LocalCopy",
+    "ManifestError",
+    "PretrainedWeightsNotFound",
+    "UploadFile",
+    "UploadPlan",
+    "WeightInfo",
+    "WeightIntegrityError",
+    "WeightRecord",
+    "check_local_copies",
+    "export_model",
+    "export_state_dict",
+    "find_record",
+    "load_manifest",
+    "load_state_dict_file",
+    "local_copies",
+    "manifest_cfgs",
+    "manifest_dir",
+    "mirror_path",
+    "plan_upload",
+    "publish_folder",
+    "pull_weight",
+    "read_record",
+    "render_model_card",
+    "resolve_pretrained_file",
+    "sha256_file",
+    "verify_file",
+    "write_record",
+]

@@ -218,7 +218,7 @@ def _architecture(model: nn.Module) -> str:
 def _empty_directory(out_dir: str | os.PathLike) -> Path:
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"Export directory {out} exists and is not empty: choose a new or empty directory.")
+        raise ValueError(f"Export directory {out} exists and is not empty: choose a new or empty directory.")
     out.mkdir(parents=True, exist_ok=True)
     return out
 

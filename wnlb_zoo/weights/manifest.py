@@ -191,7 +191,7 @@ def parse_record(data: Any, path: str | os.PathLike) -> WeightRecord:
         training_data=tuple(fields.take("training_data", _text_list)),
         recipe=fields.take("recipe", _text),
         metrics=tuple(
-            _evaluation(item, f"metrics[{index}]", fields)
+            parse_evaluation(item, f"metrics[{index}]", str(path))
             for index, item in enumerate(fields.take("metrics", _non_empty_list))
         ),
         license=fields.take("license", _text),
@@ -236,25 +236,34 @@ class _Fields:
             raise self.error(unknown[0], "unknown field (a typo?); see weights_manifest/README.md for the fields")
 
 
-def _evaluation(item: Any, where: str, fields: _Fields) -> Evaluation:
+def parse_evaluation(item: Any, field: str, source: str) -> Evaluation:
+    """Validate one evaluation object; errors read ``<source>: field '<field>.<name>': <problem>``.
+
+    Args:
+        item: The JSON object.
+        field: Its place, e.g. ``metrics[0]``.
+        source: What it was read from (a record file, a command-line option).
+    """
+
+    def error(name: str, problem: str) -> ManifestError:
+        return ManifestError(f"{source}: field '{field}{name}': {problem}.")
+
     if not isinstance(item, dict):
-        raise fields.error(where, f"an object with the fields of one evaluation, got {item!r}")
-    names = {field.name for field in dataclasses.fields(Evaluation)}
-    unknown = sorted(set(item) - names)
+        raise error("", f"an object with the fields of one evaluation, got {item!r}")
+    names = [entry.name for entry in dataclasses.fields(Evaluation)]
+    unknown = sorted(set(item) - set(names))
     if unknown:
-        raise fields.error(f"{where}.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(names))}")
+        raise error(f".{unknown[0]}", f"unknown field; allowed: {', '.join(names)}")
     values = {}
     for name in names:
-        check = _text if name in ("detector", "dataset", "split") else _percentage
-        optional = name.startswith("mask_")
-        if optional and item.get(name) is None:
+        if name.startswith("mask_") and item.get(name) is None:
             values[name] = None
             continue
         if name not in item:
-            raise fields.error(f"{where}.{name}", "missing")
-        problem = check(item[name])
+            raise error(f".{name}", "missing")
+        problem = (_text if name in ("detector", "dataset", "split") else _percentage)(item[name])
         if problem:
-            raise fields.error(f"{where}.{name}", f"{problem}, got {item[name]!r}")
+            raise error(f".{name}", f"{problem}, got {item[name]!r}")
         values[name] = item[name]
     return Evaluation(**values)
 
