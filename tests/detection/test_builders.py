@@ -1,0 +1,157 @@
+"""Mask R-CNN / Faster R-CNN on timm backbones: losses, predictions, freezing, weights."""
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from wnlb_zoo.detection import DetectionTransform, TimmFeaturePyramid, fasterrcnn, maskrcnn, timm_feature_pyramid
+from wnlb_zoo.layers import WeightedNonLocalBlock
+
+
+def small_batch():
+    images = [torch.rand(3, 96, 128), torch.rand(3, 80, 112)]
+    masks = torch.zeros(2, 96, 128, dtype=torch.uint8)
+    masks[0, 10:50, 20:60] = 1
+    masks[1, 40:90, 70:120] = 1
+    targets = [
+        dict(boxes=torch.tensor([[20.0, 10, 60, 50], [70, 40, 120, 90]]), labels=torch.tensor([1, 2]), masks=masks),
+        dict(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.int64), masks=torch.zeros(0, 80, 112)),
+    ]
+    return images, targets
+
+
+# Fewer proposals and sampled RoIs than the detection defaults keep CPU tests fast.
+SMALL_HEADS = dict(
+    rpn_pre_nms_top_n_train=200,
+    rpn_post_nms_top_n_train=100,
+    rpn_pre_nms_top_n_test=100,
+    rpn_post_nms_top_n_test=50,
+    box_batch_size_per_image=64,
+)
+
+
+def wnlb_blocks(model):
+    return [m for m in model.modules() if isinstance(m, WeightedNonLocalBlock)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", ["wnlb_resnet18", "resnet18", "wnlb_convnext_tiny"])
+def test_maskrcnn_trains_and_predicts(backbone):
+    torch.manual_seed(0)
+    model = maskrcnn(backbone, num_classes=3, min_size=96, max_size=128, **SMALL_HEADS)
+    for block in wnlb_blocks(model):
+        block.gate.data.fill_(0.1)  # open the gates so that the attention path gets gradient too
+    images, targets = small_batch()
+    losses = model(images, targets)
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}
+    sum(losses.values()).backward()
+    for block in wnlb_blocks(model):
+        for parameter in (block.gate, block.theta.weight, block.phi.weight, block.g.weight, block.w_z.weight):
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+    assert len(wnlb_blocks(model)) == (4 if backbone.startswith("wnlb") else 0)
+
+    model.eval()
+    with torch.inference_mode():
+        predictions = model(images)
+    assert len(predictions) == 2
+    assert predictions[0]["masks"].shape[-2:] == (96, 128)
+    assert predictions[1]["boxes"].shape[1] == 4
+
+
+def test_fasterrcnn_shares_the_backbone_wrapper():
+    model = fasterrcnn("wnlb_resnet18", num_classes=3, min_size=64, max_size=96, **SMALL_HEADS)
+    assert isinstance(model.backbone, TimmFeaturePyramid) and model.roi_heads.mask_head is None
+    images, targets = small_batch()
+    losses = model(images, [{k: v for k, v in t.items() if k != "masks"} for t in targets])
+    assert "loss_mask" not in losses and torch.isfinite(sum(losses.values()))
+
+
+def test_feature_pyramid_levels_channels_and_normalisation():
+    pyramid = timm_feature_pyramid("wnlb_resnet18", out_channels=64)
+    features = pyramid(torch.rand(1, 3, 64, 96))
+    assert list(features) == ["0", "1", "2", "3", "pool"]
+    assert [f.shape[-1] for f in features.values()] == [24, 12, 6, 3, 2]
+    assert all(f.shape[1] == 64 for f in features.values())
+    model = maskrcnn("convnext_tiny", num_classes=2)
+    assert model.transform.image_mean == list(timm.models.get_pretrained_cfg("convnext_tiny").mean)
+
+
+def test_pyramid_rejects_a_backbone_without_the_detection_strides():
+    body = timm.create_model("resnet18", features_only=True, out_indices=(3, 4))
+    with pytest.raises(ValueError, match=r"needs \[4, 8, 16, 32\]"):
+        TimmFeaturePyramid(body)
+
+
+def test_freezing_spares_wnlb_blocks_and_their_batch_norm():
+    pyramid = timm_feature_pyramid("wnlb_resnet18", trainable_layers=3, frozen_batch_norm=True)
+    body = pyramid.body
+    assert not body.conv1.weight.requires_grad and not body.layer1[0].conv1.weight.requires_grad
+    assert body.layer2[0].conv1.weight.requires_grad
+    assert all(p.requires_grad for block in wnlb_blocks(body) for p in block.parameters())
+    assert isinstance(body.bn1, FrozenBatchNorm2d) and isinstance(body.layer4[0].bn1, FrozenBatchNorm2d)
+    assert all(isinstance(block.norm, torch.nn.BatchNorm2d) for block in wnlb_blocks(body))
+    unfrozen = timm_feature_pyramid("wnlb_resnet18")
+    assert all(p.requires_grad for p in unfrozen.parameters())
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in unfrozen.modules())
+    with pytest.raises(ValueError, match="between 0 and 5"):
+        timm_feature_pyramid("wnlb_resnet18", trainable_layers=6)
+
+
+def test_convnext_stages_freeze_by_group():
+    pyramid = timm_feature_pyramid("wnlb_convnext_tiny", trainable_layers=2)
+    body = pyramid.body
+    assert not body.stem_0.weight.requires_grad and not body.stages_1.blocks[0].conv_dw.weight.requires_grad
+    assert body.stages_2.blocks[0].conv_dw.weight.requires_grad
+    assert body.stages_0.blocks[3].theta.weight.requires_grad
+
+
+def test_pretrained_backbone_comes_from_the_local_mirror(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    base = timm.create_model("resnet18")
+    (tmp_path / "wnlb_resnet18.a1_in1k").mkdir()
+    save_file(base.state_dict(), str(tmp_path / "wnlb_resnet18.a1_in1k" / "model.safetensors"))
+    monkeypatch.setenv("WNLB_ZOO_WEIGHTS", str(tmp_path))
+    model = maskrcnn("wnlb_resnet18", num_classes=2, backbone_pretrained=True)
+    body = model.backbone.body
+    torch.testing.assert_close(body.layer3[0].conv1.weight, base.layer3[0].conv1.weight)
+    assert isinstance(body.bn1, FrozenBatchNorm2d) and not body.layer1[0].conv1.weight.requires_grad
+
+
+def test_detector_weights_round_trip_and_clear_errors(tmp_path):
+    torch.manual_seed(0)
+    source = maskrcnn("wnlb_resnet18", num_classes=3, min_size=64, max_size=96).eval()
+    path = tmp_path / "detector.safetensors"
+    save_file(source.state_dict(), str(path))
+    loaded = maskrcnn("wnlb_resnet18", num_classes=3, min_size=64, max_size=96, weights=path).eval()
+    image = [torch.rand(3, 64, 80)]
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.backbone(image[0][None])["0"], source.backbone(image[0][None])["0"])
+
+    with pytest.raises(RuntimeError, match="num_classes the weights were trained with"):
+        maskrcnn("wnlb_resnet18", num_classes=5, weights=path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(RuntimeError, match="corrupt or truncated"):
+        maskrcnn("wnlb_resnet18", num_classes=3, weights=path)
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        maskrcnn("wnlb_resnet18", num_classes=3, weights=tmp_path / "missing.safetensors")
+
+
+def test_nearest_resizing_keeps_pixel_values_and_boxes_consistent():
+    transform = DetectionTransform(400, 600, [0.0] * 3, [1.0] * 3, interpolation="nearest").eval()
+    image = torch.rand(3, 80, 120)
+    masks = torch.zeros(1, 80, 120, dtype=torch.uint8)
+    masks[0, 20:40, 30:90] = 1
+    target = dict(boxes=torch.tensor([[30.0, 20, 90, 40]]), labels=torch.tensor([1]), masks=masks)
+    resized, resized_target = transform.resize(image, target)
+    assert resized.shape[-2:] == (400, 600)
+    assert set(resized.unique().tolist()) <= set(image.unique().tolist())
+    ys, xs = resized_target["masks"][0].nonzero(as_tuple=True)
+    torch.testing.assert_close(
+        resized_target["boxes"][0], torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float()
+    )
+    bilinear, _ = DetectionTransform(400, 600, [0.0] * 3, [1.0] * 3).eval().resize(image, None)
+    assert len(bilinear.unique()) > len(resized.unique())
+    with pytest.raises(ValueError, match="'bilinear' or 'nearest'"):
+        DetectionTransform(400, 600, [0.0] * 3, [1.0] * 3, interpolation="bicubic")

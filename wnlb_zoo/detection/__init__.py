@@ -1,0 +1,18 @@
+"""Detection on wNLB (or any timm) backbones: FPN wrapper and torchvision builders."""
+
+from .builders import fasterrcnn, load_detector_weights, maskrcnn
+from .feature_pyramid import PYRAMID_STRIDES, TimmFeaturePyramid, timm_feature_pyramid
+from .freezing import freeze_base_batch_norm, freeze_stages
+from .transform import DetectionTransform
+
+__all__ = [
+    "PYRAMID_STRIDES",
+    "DetectionTransform",
+    "TimmFeaturePyramid",
+    "fasterrcnn",
+    "freeze_base_batch_norm",
+    "freeze_stages",
+    "load_detector_weights",
+    "maskrcnn",
+    "timm_feature_pyramid",
+]
