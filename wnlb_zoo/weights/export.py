@@ -12,9 +12,10 @@ holds (``hf-hub:ORG/NAME``):
 
 Sources: a model in memory (:func:`export_model`), or a state dict (:func:`export_state_dict`),
 e.g. from :func:`load_state_dict_file`, which reads a safetensors or torch file and can pick a
-nested entry and strip a key prefix. That is the entry point for detector training checkpoints:
-the backbone of a Mask R-CNN checkpoint is ``load_state_dict_file(path, key="model",
-prefix="backbone.body.")`` once that engine defines its key layout.
+nested entry and strip a key prefix (``key="model", prefix="backbone.body."`` for a backbone inside
+a detector checkpoint). Detector exports build on these: they map the detector's backbone keys back
+onto the classifier-form model (a ``features_only`` wrapper renames some modules, e.g. ConvNeXt's
+``stages_0``) and hand that model to :func:`export_model`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,151 @@
+"""The weights manifest: records validate with errors naming file and field, and become timm tags."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import timm
+from huggingface_hub import constants
+from timm.models import generate_default_cfgs
+
+import wnlb_zoo
+from wnlb_zoo.models._builder import weight_cfgs
+from wnlb_zoo.weights import (
+    ManifestError,
+    check_local_copies,
+    load_manifest,
+    manifest_cfgs,
+    manifest_dir,
+    read_record,
+    write_record,
+)
+
+REPO_MANIFEST = Path(wnlb_zoo.__file__).resolve().parents[1] / "weights_manifest"
+# the user's mirror and HF cache, read before the autouse fixture replaces them with empty ones
+USER_MIRROR = os.environ.get("WNLB_ZOO_WEIGHTS")
+USER_HF_CACHE = constants.HF_HUB_CACHE
+
+
+def write_json(directory: Path, name: str, data: dict) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_record_round_trips_through_json(exported, tmp_path):
+    path = write_record(exported.record, tmp_path)
+    assert path.name == "wnlb_resnet18.roundtrip_test.json"
+    assert read_record(path) == exported.record
+    assert load_manifest(tmp_path) == {exported.record.name: exported.record}
+
+
+def broken(data: dict, field: str, value) -> dict:
+    data = json.loads(json.dumps(data))
+    target, _, key = field.rpartition(".")
+    container = data["metrics"][0] if target == "metrics[0]" else data
+    if value is KeyError:
+        del container[key]
+    else:
+        container[key] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("sha256", "abc", "64 lower-case hex digits"),
+        ("size", 0, "positive integer"),
+        ("repo_id", "no-org", "org/name"),
+        ("format", "pth", "safetensors"),
+        ("recipe", KeyError, "missing"),
+        ("training_data", [], "non-empty list"),
+        ("metrics", [], "non-empty list"),
+        ("metrics[0].box_ap", 130, "between 0 and 100"),
+        ("metrics[0].split", KeyError, "missing"),
+        ("metrics[0].ap_small", 1.0, "unknown field"),
+        ("date", "1 March 2025", "YYYY-MM-DD"),
+        ("pretrained_cfg", {"hf_hub_id": "x/y"}, "'hf_hub_id'"),
+        ("licence", "mit", "unknown field"),
+    ],
+)
+def test_validation_errors_name_the_file_and_the_field(exported, tmp_path, field, value, problem):
+    path = write_json(tmp_path, exported.record.name, broken(exported.record.to_json(), field, value))
+    with pytest.raises(ManifestError) as error:
+        read_record(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert f"'{field}'" in message
+    assert problem in message
+
+
+def test_record_must_be_named_after_its_weight(exported, tmp_path):
+    path = write_json(tmp_path, "wnlb_resnet18.other", exported.record.to_json())
+    with pytest.raises(ManifestError, match="must be named wnlb_resnet18.roundtrip_test.json"):
+        read_record(path)
+
+
+def test_explicit_manifest_directory_must_exist(tmp_path, monkeypatch):
+    with pytest.raises(ManifestError, match="does not exist"):
+        load_manifest(tmp_path / "missing")
+    monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path / "missing"))
+    with pytest.raises(ManifestError, match="WNLB_ZOO_MANIFEST"):
+        load_manifest()
+
+
+def test_newest_record_comes_first_and_becomes_the_default_tag(exported, tmp_path, monkeypatch):
+    data = exported.record.to_json()
+    write_record(exported.record, tmp_path)
+    write_json(tmp_path, "wnlb_resnet18.newer", {**data, "tag": "newer", "date": "2025-06-01"})
+    assert list(manifest_cfgs("wnlb_resnet18", tmp_path)) == ["wnlb_resnet18.newer", "wnlb_resnet18.roundtrip_test"]
+    assert manifest_cfgs("wnlb_resnet50", tmp_path) == {}
+
+    monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path))
+    cfgs = weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k", "tv_in1k"))
+    assert list(cfgs) == [
+        "wnlb_resnet18.newer",
+        "wnlb_resnet18.roundtrip_test",
+        "wnlb_resnet18.a1_in1k",
+        "wnlb_resnet18.tv_in1k",
+    ]
+    default = generate_default_cfgs(cfgs)["wnlb_resnet18"]
+    assert default.tags[0] == "newer"
+    assert default.default.hf_hub_id == exported.record.repo_id
+    assert default.default.hf_hub_filename == "model.safetensors"
+    assert default.default.num_classes == 0
+
+
+def test_manifest_tag_may_not_reuse_a_base_tag(exported, tmp_path, monkeypatch):
+    write_json(tmp_path, "wnlb_resnet18.a1_in1k", {**exported.record.to_json(), "tag": "a1_in1k"})
+    monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path))
+    with pytest.raises(ManifestError, match="a1_in1k"):
+        weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k",))
+
+
+@pytest.mark.slow
+def test_import_registers_the_manifest_tags_as_defaults(exported, tmp_path):
+    write_record(exported.record, tmp_path)
+    script = (
+        "import timm, wnlb_zoo; "
+        "print(timm.models.get_pretrained_cfg('wnlb_resnet18').tag, timm.list_pretrained('wnlb_resnet18*'))"
+    )
+    env = {**os.environ, "WNLB_ZOO_MANIFEST": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split()[0] == "roundtrip_test"
+    assert "wnlb_resnet18.roundtrip_test" in result.stdout and "wnlb_resnet18.a1_in1k" in result.stdout
+
+
+def test_the_shipped_manifest_is_valid_and_its_local_files_match(monkeypatch):
+    """Runs on the real ``weights_manifest/``: zero records is valid (nothing is published yet)."""
+    monkeypatch.delenv("WNLB_ZOO_MANIFEST", raising=False)
+    assert manifest_dir() == REPO_MANIFEST
+    assert (REPO_MANIFEST / "README.md").is_file()
+    records = load_manifest()
+    assert len(records) == len(list(REPO_MANIFEST.glob("*.json")))
+    for name, record in records.items():
+        assert timm.is_model(record.architecture), f"{name}: architecture is not a registered model"
+        assert name in timm.list_pretrained(f"{record.architecture}*"), f"{name} is not a registered timm tag"
+        for check in check_local_copies(record, mirror=USER_MIRROR, cache_dir=USER_HF_CACHE):
+            assert check.ok, f"{check.copy.path} ({check.copy.source}) does not have the sha256 of {name}"
