@@ -1,0 +1,180 @@
+"""A COCO-format instance segmentation dataset giving torchvision detection targets.
+
+Each item is ``(image, target)``: the image a float32 (3, H, W) RGB tensor in [0, 1], the target
+a dict with the keys torchvision's detection models and references use:
+
+- ``boxes``    float32 (N, 4), ``x1, y1, x2, y2`` in pixels (pixel edges: a box around pixel
+  column 3 alone is ``x1=3, x2=4``), clipped to the image;
+- ``labels``   int64 (N,), contiguous 1..K (0 is the background); categories are ordered by
+  their COCO ``id``, so ``class_names[label - 1]`` names a label and ``label_to_category_id``
+  gives back the file's id;
+- ``masks``    uint8 (N, H, W), from polygons, uncompressed RLE or compressed RLE;
+- ``image_id`` int, the image's COCO ``id``;
+- ``area``     float32 (N,), the file's ``area`` (the mask's pixel count where it is missing);
+- ``iscrowd``  int64 (N,). Crowd regions are kept with ``iscrowd=1``: a training loop leaves them
+  out of the loss and COCO evaluation uses them to ignore detections inside them.
+
+An image without annotations gives ``boxes`` (0, 4), ``masks`` (0, H, W) and empty vectors.
+Annotations whose box is empty once clipped to the image (width or height <= 0) are dropped and
+counted in ``num_degenerate_dropped``. The file is checked when the dataset is built
+(:func:`~wnlb_zoo.data.coco_format.read_coco_instances`); images are read on access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from pycocotools.coco import COCO
+from torch.utils.data import Dataset
+
+from .coco_format import AnnotationError, read_coco_instances
+from .image_io import read_image
+from .target import PairTransform, Target, empty_target
+
+_log = logging.getLogger(__name__)
+
+
+class CocoInstances(Dataset):
+    """COCO-format instances: images under ``images_dir``, annotations in ``annotation_file``.
+
+    Args:
+        images_dir: folder the images' ``file_name`` entries are relative to.
+        annotation_file: COCO-format instance JSON.
+        transforms: a paired transform ``(image, target) -> (image, target)``, e.g. from
+            :mod:`wnlb_zoo.data.transforms`.
+        keep_empty: keep images that have no annotation left (after dropping degenerate boxes).
+            Images whose only annotations are crowd regions count as annotated.
+
+    Attributes:
+        coco: the pycocotools ``COCO`` object of the file (original ids), for evaluation.
+        class_names: category names, ``class_names[label - 1]``.
+        label_to_category_id: contiguous label -> the file's category id.
+        category_id_to_label: the inverse mapping.
+        ids: the image ids of the items, in item order (ascending ids).
+        num_degenerate_dropped: annotations dropped for an empty box.
+    """
+
+    def __init__(
+        self,
+        images_dir: str | os.PathLike,
+        annotation_file: str | os.PathLike,
+        transforms: PairTransform | None = None,
+        keep_empty: bool = True,
+    ) -> None:
+        self.images_dir = Path(images_dir)
+        self.annotation_file = Path(annotation_file)
+        self.transforms = transforms
+        self.keep_empty = keep_empty
+
+        content = read_coco_instances(self.annotation_file)
+        self.coco = COCO()
+        self.coco.dataset = content
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+            self.coco.createIndex()
+
+        categories = sorted(content["categories"], key=lambda category: category["id"])
+        self.class_names: list[str] = [category["name"] for category in categories]
+        self.label_to_category_id: dict[int, int] = {
+            label: category["id"] for label, category in enumerate(categories, start=1)
+        }
+        self.category_id_to_label: dict[int, int] = {cid: label for label, cid in self.label_to_category_id.items()}
+
+        self._kept_annotations: dict[int, list[dict]] = {}
+        self.num_degenerate_dropped = 0
+        for image_id in sorted(self.coco.imgs):
+            kept = []
+            for annotation in self.coco.imgToAnns.get(image_id, []):
+                if _clipped_box(annotation["bbox"], self.coco.imgs[image_id]) is None:
+                    self.num_degenerate_dropped += 1
+                else:
+                    kept.append(annotation)
+            self._kept_annotations[image_id] = sorted(kept, key=lambda annotation: annotation["id"])
+        self.ids: list[int] = [image_id for image_id, kept in self._kept_annotations.items() if kept or self.keep_empty]
+        if self.num_degenerate_dropped:
+            _log.warning(
+                "%s: dropped %d annotation(s) whose box is empty within the image",
+                self.annotation_file,
+                self.num_degenerate_dropped,
+            )
+
+    @property
+    def num_classes(self) -> int:
+        """Number of object classes K (labels are 1..K)."""
+        return len(self.class_names)
+
+    @property
+    def num_instances(self) -> int:
+        """Number of annotations the items hold (crowd regions included, degenerate boxes not)."""
+        return sum(len(self._kept_annotations[image_id]) for image_id in self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def image_path(self, index: int) -> Path:
+        """The file of item ``index``."""
+        return self.images_dir / self.coco.imgs[self.ids[index]]["file_name"]
+
+    def load_target(self, index: int) -> Target:
+        """The target of item ``index`` without reading its image (and before ``transforms``)."""
+        image_id = self.ids[index]
+        info = self.coco.imgs[image_id]
+        height, width = info["height"], info["width"]
+        annotations = self._kept_annotations[image_id]
+        if not annotations:
+            return empty_target(image_id, height, width)
+        masks = np.stack([self._decode_mask(annotation) for annotation in annotations])
+        boxes = [_clipped_box(annotation["bbox"], info) for annotation in annotations]
+        area = [
+            float(annotation["area"]) if "area" in annotation else float(mask.sum())
+            for annotation, mask in zip(annotations, masks, strict=True)
+        ]
+        return {
+            "boxes": torch.tensor(boxes, dtype=torch.float32),
+            "labels": torch.tensor(
+                [self.category_id_to_label[annotation["category_id"]] for annotation in annotations],
+                dtype=torch.int64,
+            ),
+            "masks": torch.from_numpy(masks),
+            "image_id": image_id,
+            "area": torch.tensor(area, dtype=torch.float32),
+            "iscrowd": torch.tensor([annotation.get("iscrowd", 0) for annotation in annotations], dtype=torch.int64),
+        }
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
+        path = self.image_path(index)
+        image = read_image(path)
+        info = self.coco.imgs[self.ids[index]]
+        if tuple(image.shape[1:]) != (info["height"], info["width"]):
+            raise AnnotationError(
+                f"{self.annotation_file}: image id {info['id']} is {info['height']}x{info['width']} "
+                f"('height' x 'width') but {path} is {image.shape[1]}x{image.shape[2]}"
+            )
+        target = self.load_target(index)
+        if self.transforms is not None:
+            image, target = self.transforms(image, target)
+        return image, target
+
+    def _decode_mask(self, annotation: dict) -> np.ndarray:
+        # annToMask covers polygons, uncompressed RLE (list counts) and compressed RLE (string counts).
+        with warnings.catch_warnings():
+            # pycocotools' Cython decoder trips NumPy 2's copy-keyword deprecation; the result is unaffected.
+            warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
+            return self.coco.annToMask(annotation).astype(np.uint8, copy=False)
+
+
+def _clipped_box(bbox: list[float], image_info: dict) -> list[float] | None:
+    """COCO ``[x, y, w, h]`` -> ``[x1, y1, x2, y2]`` clipped to the image, or None when empty."""
+    x, y, w, h = bbox
+    width, height = image_info["width"], image_info["height"]
+    x1, y1 = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    x2, y2 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return [float(x1), float(y1), float(x2), float(y2)]

@@ -1,0 +1,100 @@
+"""Image files <-> float tensors, with errors that name the file.
+
+Every dataset of :mod:`wnlb_zoo.data` reads its pictures through :func:`read_image`, so they all
+agree on the tensor they hand to a detector: float32, (3, H, W), RGB, values in [0, 1]. Grayscale,
+palette and CMYK pictures are converted to RGB; an alpha channel is dropped (not composited).
+16-bit pictures (e.g. the PNGs of a RAW variant) keep their precision: they are scaled by 1/65535.
+Stored pixels are used as they are: EXIF orientation is not applied, as COCO-style annotations
+refer to the stored pixel grid.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.io import ImageReadMode, decode_png
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+class ImageReadError(ValueError):
+    """An image file exists but cannot be decoded (empty, truncated, corrupt or of an unknown kind)."""
+
+
+def read_image(path: str | os.PathLike) -> torch.Tensor:
+    """Read an image file as a float32 (3, H, W) RGB tensor in [0, 1].
+
+    Raises FileNotFoundError for a missing file and :class:`ImageReadError` for one that cannot
+    be decoded; both messages name the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: {path}") from None
+    except OSError as error:
+        raise ImageReadError(f"cannot read image file {path}: {error}") from error
+    if not data:
+        raise ImageReadError(f"image file is empty (0 bytes): {path}")
+    if _is_sixteen_bit_png(data):
+        return _decode_sixteen_bit_png(data, path)
+    return _decode_with_pil(data, path)
+
+
+def write_image(image: torch.Tensor, path: str | os.PathLike, quality: int = 95) -> None:
+    """Write a (3, H, W) tensor in [0, 1] as an 8-bit RGB file; the format follows the suffix.
+
+    ``quality`` is used by lossy formats (JPEG, WebP) and ignored by the others.
+    """
+    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    picture = Image.fromarray(np.ascontiguousarray(array), mode="RGB")
+    try:
+        picture.save(path, quality=quality)
+    except (KeyError, ValueError) as error:  # PIL raises these for a suffix it cannot write
+        raise ValueError(f"cannot write an image to {path}: {error}") from error
+
+
+def _is_sixteen_bit_png(data: bytes) -> bool:
+    # IHDR is the first chunk: signature (8) + length (4) + type (4) + width (4) + height (4) + bit depth (1).
+    return data.startswith(_PNG_SIGNATURE) and len(data) > 24 and data[24] == 16
+
+
+def _decode_sixteen_bit_png(data: bytes, path: Path) -> torch.Tensor:
+    # Pillow reduces 16-bit colour PNGs to 8 bits; torchvision keeps all 16.
+    try:
+        pixels = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
+    except RuntimeError as error:
+        raise ImageReadError(f"cannot decode 16-bit PNG {path}: {error}") from error
+    image = pixels.to(torch.float32) / 65535.0
+    return _to_three_channels(image)
+
+
+def _decode_with_pil(data: bytes, path: Path) -> torch.Tensor:
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.load()
+            if picture.mode in _SIXTEEN_BIT_MODES:
+                array = np.asarray(picture, dtype=np.float32) / 65535.0
+                image = torch.from_numpy(np.clip(array, 0.0, 1.0))[None]
+                return _to_three_channels(image)
+            if picture.mode == "F":
+                raise ImageReadError(f"image file {path} holds floating-point pixels, which have no fixed range")
+            array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, ImageReadError):
+            raise
+        raise ImageReadError(f"cannot decode image file {path}: {error}") from error
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32) / 255.0
+
+
+def _to_three_channels(image: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) with C in 1..4 -> (3, H, W): gray is repeated, alpha is dropped."""
+    if image.shape[0] in (1, 2):
+        return image[:1].expand(3, -1, -1).contiguous()
+    return image[:3].contiguous()
