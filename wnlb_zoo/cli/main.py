@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import features, weights
+from . import darken, features, weights
 
-COMMANDS = (features, weights)
+COMMANDS = (darken, features, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ physics-based low-light synthesis.
 """
 
 from .coco import CocoInstances
-from .coco_format import AnnotationError, read_coco_instances
+from .coco_format import AnnotationError, read_coco_instances, read_coco_json
 from .coco_ground_truth import category_ids_for_labels, coco_ground_truth
 from .collate import collate_detection
 from .image_io import ImageReadError, read_image, write_image
@@ -50,6 +50,7 @@ __all__ = [
     "lis_annotation_name",
     "masks_to_boxes",
     "read_coco_instances",
+    "read_coco_json",
     "read_image",
     "synthesize_low_light",
     "target_from_masks",

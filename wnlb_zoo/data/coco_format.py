@@ -34,6 +34,14 @@ _Fail = Callable[[str], NoReturn]
 def read_coco_instances(path: str | os.PathLike) -> dict[str, Any]:
     """Parse and check a COCO-format instance annotation file; return its content as a dict."""
     path = Path(path)
+    content = read_coco_json(path)
+    _check_instances(content, path)
+    return content
+
+
+def read_coco_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; errors name the file (and the line and column of a syntax error)."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -41,13 +49,11 @@ def read_coco_instances(path: str | os.PathLike) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise AnnotationError(f"{path}: not UTF-8 text ({error})") from error
     try:
-        content = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise AnnotationError(
             f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         ) from error
-    _check_instances(content, path)
-    return content
 
 
 def _check_instances(content: Any, path: Path) -> None:
