@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import darken, features, weights
+from . import darken, evaluate, features, finetune, predict, weights
 
-COMMANDS = (darken, features, weights)
+COMMANDS = (finetune, evaluate, predict, darken, features, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

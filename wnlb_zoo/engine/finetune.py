@@ -1,0 +1,271 @@
+"""Fine-tune a wNLB (or any timm) Mask R-CNN on dark data: the package's main job.
+
+One function, :func:`finetune`, runs a whole training run from a :class:`FinetuneConfig`, in one
+process or under ``torchrun``. Every epoch it trains, evaluates with COCOeval, logs and writes an
+atomic checkpoint; ``resume`` continues a killed run exactly where its last checkpoint left off
+(weights, optimiser, scheduler, scaler; data order and augmentation are seeded per epoch). At
+the end the best checkpoint's backbone and detector are exported in the hub layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from ..data import collate_detection
+from ..detection import load_detector_weights
+from .checkpoint import (
+    load_model_weights,
+    load_training_state,
+    resolve_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from .data_sources import DataSettings, build_data
+from .detector_spec import DetectorSpec
+from .distributed import DistributedContext, barrier, setup_distributed, teardown_distributed
+from .evaluation import evaluate
+from .report import print_ap_table, print_epoch_summary
+from .run_log import RunLog
+from .schedule import build_scheduler
+from .train_loop import StepSettings, train_one_epoch
+
+#: ``--lr`` is given for this many images per optimiser step and scaled linearly to the real batch.
+REFERENCE_BATCH = 16
+DEFAULT_LR = {"sgd": 0.02, "adamw": 2e-4}
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything a fine-tuning run depends on (the ``wnlb-zoo finetune`` options)."""
+
+    data: DataSettings = field(default_factory=DataSettings)
+    backbone: str = "wnlb_resnet18"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    detector_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained: bool = False
+    weights: str | None = None
+    min_size: int = 800
+    max_size: int = 1333
+    interpolation: str = "bilinear"
+    trainable_backbone_layers: int | None = None
+    epochs: int = 12
+    batch_size: int = 2
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_iters: int = 100
+    lr_steps: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    grad_accum: int = 1
+    clip_grad: float | None = None
+    amp: str | None = None
+    device: str | None = None
+    workers: int = 2
+    seed: int = 0
+    sync_bn: bool = False
+    output: str = "runs/finetune"
+    resume: str | None = None
+    eval_batch_size: int = 2
+    export: bool = True
+
+    def effective_lr(self, world_size: int) -> float:
+        """The learning rate used: ``lr`` (per REFERENCE_BATCH images) scaled to the real batch."""
+        base = self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+        return base * self.batch_size * world_size * self.grad_accum / REFERENCE_BATCH
+
+
+def finetune(config: FinetuneConfig) -> dict[str, Any]:
+    """Run (or resume) a fine-tuning run; return the final metrics (on rank 0; ``{}`` elsewhere)."""
+    _validate(config)
+    context = setup_distributed(config.device)
+    try:
+        return _run(config, context)
+    finally:
+        teardown_distributed()
+
+
+def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
+    output = Path(config.output)
+    resume_from = _resume_checkpoint(config, output)
+    state = load_training_state(resume_from) if resume_from else None
+    if context.is_main:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "args.json").write_text(json.dumps(_jsonable(config), indent=2))
+    _seed_everything(config.seed)
+
+    data = build_data(dataclasses.replace(config.data, seed=config.seed))
+    spec = DetectorSpec(
+        backbone=config.backbone,
+        num_classes=len(data.class_names) + 1,
+        class_names=data.class_names,
+        label_to_category_id=data.label_to_category_id,
+        backbone_kwargs=dict(config.backbone_kwargs),
+        detector_kwargs=dict(config.detector_kwargs),
+        min_size=config.min_size,
+        max_size=config.max_size,
+        interpolation=config.interpolation,
+    )
+    model = spec.build(
+        backbone_pretrained=config.pretrained and resume_from is None and config.weights is None,
+        trainable_backbone_layers=config.trainable_backbone_layers,
+    )
+    if resume_from is not None:
+        load_model_weights(resume_from, model)
+    elif config.weights:
+        load_detector_weights(model, config.weights)
+    model.to(context.device)
+    if config.sync_bn and context.distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ddp_model = DistributedDataParallel(model, device_ids=_device_ids(context)) if context.distributed else model
+
+    sampler = DistributedSampler(
+        data.train, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=config.seed
+    )
+    loader = DataLoader(
+        data.train,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=config.workers,
+        collate_fn=collate_detection,
+        generator=torch.Generator(),
+        persistent_workers=False,
+    )
+    steps_per_epoch = -(-len(loader) // config.grad_accum)
+    optimizer = _optimizer(model, config, context.world_size)
+    scheduler = build_scheduler(
+        optimizer,
+        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=min(config.warmup_iters, config.epochs * steps_per_epoch),
+        schedule=config.schedule,
+        milestones=[epoch * steps_per_epoch for epoch in config.lr_steps],
+        gamma=config.lr_gamma,
+    )
+    amp_dtype = AMP_DTYPES[config.amp] if config.amp else None
+    scaler = torch.amp.GradScaler(context.device.type, enabled=config.amp == "fp16")
+    settings = StepSettings(amp_dtype=amp_dtype, grad_accum=config.grad_accum, clip_grad=config.clip_grad)
+
+    start_epoch, best = 1, -1.0
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        restore_rng_states(state["rng"])
+        start_epoch, best = state["epoch"] + 1, state["best_metric"]
+    log = RunLog(output, resume_epoch=start_epoch) if context.is_main else None
+    if context.is_main:
+        lr = config.effective_lr(context.world_size)
+        where = f"{context.world_size} process(es) on {context.device}"
+        print(f"Training {config.backbone} on {config.data.dataset}: {len(data.train)} train / {len(data.val)} val")
+        print(f"images, {len(data.class_names)} classes, {where}, lr {lr:.4g}, epochs {start_epoch}..{config.epochs}")
+
+    metrics: dict[str, Any] = {}
+    for epoch in range(start_epoch, config.epochs + 1):
+        _seed_everything(config.seed * 10_007 + epoch * 101 + context.rank)
+        sampler.set_epoch(epoch)
+        loader.generator.manual_seed(config.seed * 10_007 + epoch)
+        first_step = (epoch - 1) * len(loader)
+        train_stats = train_one_epoch(
+            ddp_model, optimizer, scheduler, scaler, loader, context, settings, epoch, first_step
+        )
+        metrics = evaluate(
+            model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, context,
+            batch_size=config.eval_batch_size, workers=config.workers,
+        )  # fmt: skip
+        if context.is_main:
+            score = metrics["segm"]["AP"]
+            is_best = score > best
+            best = max(best, score)
+            training_state = {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "best_metric": best,
+                "rng": rng_states(),
+                "config": _jsonable(config),
+            }
+            save_checkpoint(output, epoch, model, spec, training_state, is_best)
+            log.append({"epoch": epoch, "train": train_stats, **metrics})
+        barrier(context)
+
+    if not context.is_main:
+        return {}
+    log.close()
+    print_epoch_summary(log.records)
+    final = log.records[-1] if log.records else {"epoch": start_epoch - 1, **metrics}
+    print_ap_table(final, title=f"Validation AP after epoch {final['epoch']}")
+    if config.export and log.records:
+        from ..weights.detector_export import export_training_checkpoint
+
+        exported = export_training_checkpoint(output / "best", output / "export")
+        print(f"Exported the best checkpoint's backbone and detector to {exported}")
+    return final
+
+
+def _validate(config: FinetuneConfig) -> None:
+    if config.optimizer not in DEFAULT_LR:
+        raise ValueError(f"--optimizer must be one of {tuple(DEFAULT_LR)}, got {config.optimizer!r}.")
+    if config.amp is not None and config.amp not in AMP_DTYPES:
+        raise ValueError(f"--amp must be one of {tuple(AMP_DTYPES)}, got {config.amp!r}.")
+    for name in ("epochs", "batch_size", "grad_accum"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}.")
+
+
+def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
+    """The checkpoint to resume from; refuse to overwrite an existing run that is not resumed."""
+    if config.resume:
+        return resolve_checkpoint(output / "last" if config.resume == "auto" else config.resume)
+    if (output / "last").exists():
+        raise ValueError(
+            f"{output} already holds a training run. Pass --resume to continue it, or choose another --output."
+        )
+    return None
+
+
+def _optimizer(model: nn.Module, config: FinetuneConfig, world_size: int) -> torch.optim.Optimizer:
+    """SGD or AdamW; biases, norms and the wNLB gates (1-d parameters) get no weight decay.
+
+    Decaying a gate would pull every block back towards the identity it starts as.
+    """
+    decay, no_decay = [], []
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    lr = config.effective_lr(world_size)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def _device_ids(context: DistributedContext) -> list[int] | None:
+    return [context.device.index] if context.device.type == "cuda" else None
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _jsonable(config: FinetuneConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(config), default=list))

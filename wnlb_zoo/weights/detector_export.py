@@ -1,0 +1,85 @@
+"""Export a fine-tuning checkpoint: the backbone in the timm hub layout, and the whole detector.
+
+Inside the detector the backbone is a timm ``features_only`` wrapper (keys ``backbone.body.*``;
+ConvNeXt's stages appear as ``stages_0`` instead of ``stages.0``, and modules after the last
+feature level are absent). The backbone export maps those keys back onto the classifier-form
+model (``num_classes=0``) that ``timm.create_model(..., pretrained=True, features_only=True)``
+expects; modules the detector never used (e.g. ConvNeXt's final ``head.norm``) keep their initial
+values and are listed in the model card's notes.
+
+Output::
+
+    OUT/backbone/   model.safetensors, config.json, README.md (+ manifest record with a tag)
+    OUT/detector/   model.safetensors, detector.json   (maskrcnn(..., weights=OUT/detector/model.safetensors))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import load_file
+
+from ..engine.checkpoint import WEIGHTS_FILE, resolve_checkpoint
+from ..engine.detector_spec import DetectorSpec
+from .export import WeightInfo, export_model
+
+BODY_PREFIX = "backbone.body."
+
+
+def backbone_from_detector_state(
+    state: dict[str, torch.Tensor], spec: DetectorSpec
+) -> tuple[torch.nn.Module, list[str]]:
+    """The classifier-form backbone holding the detector's backbone weights, and the keys left at init."""
+    body = {key[len(BODY_PREFIX) :]: value for key, value in state.items() if key.startswith(BODY_PREFIX)}
+    if not body:
+        raise ValueError(f"No '{BODY_PREFIX}*' keys: this is not a wnlb-zoo detector state dict.")
+    model = timm.create_model(spec.backbone, num_classes=0, **spec.backbone_kwargs)
+    target = model.state_dict()
+    mapped = {}
+    for key, value in body.items():
+        name = _classifier_key(key, target)
+        if name is None:
+            raise ValueError(f"Backbone key {key} has no counterpart in {spec.backbone} {spec.backbone_kwargs}.")
+        mapped[name] = value
+    model.load_state_dict(mapped, strict=False)
+    untouched = sorted(key for key in target.keys() - mapped.keys() if not key.endswith("num_batches_tracked"))
+    return model, untouched
+
+
+def export_training_checkpoint(
+    checkpoint: str | os.PathLike, out_dir: str | os.PathLike, info: WeightInfo | None = None
+) -> Path:
+    """Export a checkpoint written by ``wnlb-zoo finetune`` (a checkpoint dir, ``best``/``last``, or a run dir)."""
+    source = resolve_checkpoint(checkpoint)
+    spec = DetectorSpec.load(source)
+    state = load_file(str(source / WEIGHTS_FILE))
+    model, untouched = backbone_from_detector_state(state, spec)
+    info = info or WeightInfo()
+    if untouched:
+        note = f"Not trained in the detector (initial values): {', '.join(untouched)}."
+        info = dataclasses.replace(info, notes=f"{info.notes} {note}".strip())
+    out = Path(out_dir)
+    export_model(model, out / "backbone", info=info, model_args={"num_classes": 0, **spec.backbone_kwargs})
+    detector = out / "detector"
+    detector.mkdir(parents=True, exist_ok=False)
+    shutil.copyfile(source / WEIGHTS_FILE, detector / WEIGHTS_FILE)
+    spec.save(detector)
+    return out
+
+
+def _classifier_key(key: str, target: dict[str, torch.Tensor]) -> str | None:
+    """``stages_0.blocks.1.w`` -> ``stages.0.blocks.1.w`` when that is the classifier model's name."""
+    if key in target:
+        return key
+    head, _, rest = key.partition(".")
+    for position in range(len(head)):
+        if head[position] == "_":
+            candidate = f"{head[:position]}.{head[position + 1 :]}.{rest}" if rest else None
+            if candidate in target:
+                return candidate
+    return None
