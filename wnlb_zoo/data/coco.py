@@ -1,23 +1,22 @@
 """A COCO-format instance segmentation dataset giving torchvision detection targets.
 
-Each item is ``(image, target)``: the image a float32 (3, H, W) RGB tensor in [0, 1], the target
-a dict with the keys torchvision's detection models and references use:
+Items are ``(image, target)`` in the format of :mod:`wnlb_zoo.data.target`. What is specific to
+COCO files:
 
-- ``boxes``    float32 (N, 4), ``x1, y1, x2, y2`` in pixels (pixel edges: a box around pixel
-  column 3 alone is ``x1=3, x2=4``), clipped to the image;
-- ``labels``   int64 (N,), contiguous 1..K (0 is the background); categories are ordered by
-  their COCO ``id``, so ``class_names[label - 1]`` names a label and ``label_to_category_id``
-  gives back the file's id;
-- ``masks``    uint8 (N, H, W), from polygons, uncompressed RLE or compressed RLE;
-- ``image_id`` int, the image's COCO ``id``;
-- ``area``     float32 (N,), the file's ``area`` (the mask's pixel count where it is missing);
-- ``iscrowd``  int64 (N,). Crowd regions are kept with ``iscrowd=1``: a training loop leaves them
-  out of the loss and COCO evaluation uses them to ignore detections inside them.
+- ``labels`` are contiguous 1..K: categories are ordered by their COCO ``id`` (ids may start at 0
+  and have gaps), ``class_names[label - 1]`` names a label and ``label_to_category_id`` gives
+  back the file's id;
+- ``masks`` come from polygons, uncompressed RLE or compressed RLE alike;
+- ``boxes`` are the file's ``bbox`` (``[x, y, w, h]`` -> ``x1, y1, x2, y2``) clipped to the image;
+  annotations whose box is then empty (width or height <= 0) are dropped and counted in
+  ``num_degenerate_dropped``;
+- ``image_id`` is the image's COCO ``id``; ``area`` is the file's (the mask's pixel count where
+  it is missing);
+- crowd regions are kept with ``iscrowd=1``: a training loop leaves them out of the loss and COCO
+  evaluation uses them to ignore detections inside them.
 
-An image without annotations gives ``boxes`` (0, 4), ``masks`` (0, H, W) and empty vectors.
-Annotations whose box is empty once clipped to the image (width or height <= 0) are dropped and
-counted in ``num_degenerate_dropped``. The file is checked when the dataset is built
-(:func:`~wnlb_zoo.data.coco_format.read_coco_instances`); images are read on access.
+The file is checked when the dataset is built (:func:`~wnlb_zoo.data.coco_format.read_coco_instances`);
+images are read on access.
 """
 
 from __future__ import annotations

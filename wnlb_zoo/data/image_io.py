@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.io import ImageReadMode, decode_png
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Pillow opens 16-bit grayscale (PNG, TIFF) as "I;16*" or "I"; both are scaled by 1/65535.
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 
 
@@ -42,8 +43,8 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
         raise ImageReadError(f"cannot read image file {path}: {error}") from error
     if not data:
         raise ImageReadError(f"image file is empty (0 bytes): {path}")
-    if _is_sixteen_bit_png(data):
-        return _decode_sixteen_bit_png(data, path)
+    if _is_sixteen_bit_colour_png(data):
+        return _decode_sixteen_bit_colour_png(data, path)
     return _decode_with_pil(data, path)
 
 
@@ -60,19 +61,27 @@ def write_image(image: torch.Tensor, path: str | os.PathLike, quality: int = 95)
         raise ValueError(f"cannot write an image to {path}: {error}") from error
 
 
-def _is_sixteen_bit_png(data: bytes) -> bool:
-    # IHDR is the first chunk: signature (8) + length (4) + type (4) + width (4) + height (4) + bit depth (1).
-    return data.startswith(_PNG_SIGNATURE) and len(data) > 24 and data[24] == 16
+def _is_sixteen_bit_colour_png(data: bytes) -> bool:
+    # IHDR is the first chunk: signature (8), length (4), type (4), width (4), height (4), then the bit
+    # depth (byte 24) and the colour type (byte 25: 2 = RGB, 6 = RGBA).
+    return data.startswith(_PNG_SIGNATURE) and len(data) > 25 and data[24] == 16 and data[25] in (2, 6)
 
 
-def _decode_sixteen_bit_png(data: bytes, path: Path) -> torch.Tensor:
-    # Pillow reduces 16-bit colour PNGs to 8 bits; torchvision keeps all 16.
-    try:
-        pixels = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
-    except RuntimeError as error:
-        raise ImageReadError(f"cannot decode 16-bit PNG {path}: {error}") from error
-    image = pixels.to(torch.float32) / 65535.0
-    return _to_three_channels(image)
+def _decode_sixteen_bit_colour_png(data: bytes, path: Path) -> torch.Tensor:
+    # Pillow reduces 16-bit colour PNGs to 8 bits; torchvision's decoder keeps all 16. torchvision
+    # deprecated its decoders in 0.29: where they are gone, fall back to Pillow's 8 bits, saying so.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            from torchvision.io import ImageReadMode, decode_png
+        except ImportError:
+            warnings.warn(f"{path}: no 16-bit PNG decoder (torchvision.io), read at 8 bits", stacklevel=3)
+            return _decode_with_pil(data, path)
+        try:
+            pixels = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
+        except RuntimeError as error:
+            raise ImageReadError(f"cannot decode 16-bit PNG {path}: {error}") from error
+    return _to_three_channels(pixels.to(torch.float32) / 65535.0)
 
 
 def _decode_with_pil(data: bytes, path: Path) -> torch.Tensor:

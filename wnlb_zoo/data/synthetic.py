@@ -17,6 +17,7 @@ is random-access, identical across runs and DataLoader workers, and costs no mem
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -122,17 +123,21 @@ def render_scene(
     instance_map = _instance_map([objects[k] for k in kept], height, width)
     for obj in (objects[k] for k in kept):
         window = image[:, obj.top : obj.top + obj.mask.shape[0], obj.left : obj.left + obj.mask.shape[1]]
-        window[:, obj.mask] = obj.texture[:, obj.mask]
+        window.copy_(torch.where(obj.mask, obj.texture, window))
     masks = instance_map[None] == torch.arange(len(kept))[:, None, None]
     labels = torch.tensor([objects[k].label for k in kept], dtype=torch.int64)
     return image, masks.to(torch.uint8), labels
 
 
+@dataclass
 class _SceneObject:
-    """One object: its label and, within its window at (top, left), its shape mask and texture."""
+    """One object: its label and, within its window at (top, left), its shape mask (h, w) and texture (3, h, w)."""
 
-    def __init__(self, label: int, top: int, left: int, mask: torch.Tensor, texture: torch.Tensor) -> None:
-        self.label, self.top, self.left, self.mask, self.texture = label, top, left, mask, texture
+    label: int
+    top: int
+    left: int
+    mask: torch.Tensor
+    texture: torch.Tensor
 
 
 def _smooth_noise(channels: int, height: int, width: int, cell: float, generator: torch.Generator) -> torch.Tensor:
