@@ -94,11 +94,14 @@ class WeightRecord:
 
 
 def manifest_dir() -> Path:
-    """The manifest directory: ``$WNLB_ZOO_MANIFEST`` if set, else ``weights_manifest/`` of the source tree."""
+    """The manifest directory: ``$WNLB_ZOO_MANIFEST`` if set, else the one installed with the package
+    (``wnlb_zoo/weights_manifest/`` in a wheel), else ``weights_manifest/`` of the source tree."""
     configured = os.environ.get(MANIFEST_ENV)
     if configured:
         return Path(configured).expanduser()
-    return Path(__file__).resolve().parents[2] / "weights_manifest"
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "weights_manifest"
+    return installed if installed.is_dir() else package.parent / "weights_manifest"
 
 
 def load_manifest(directory: str | os.PathLike | None = None) -> dict[str, WeightRecord]:
