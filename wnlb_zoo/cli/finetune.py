@@ -70,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default=None, help="cuda, cpu, cuda:1 (default: cuda if available)")
     run.add_argument("--workers", type=int, default=d.workers, help="data loading processes")
     run.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    run.add_argument(
+        "--eval-at-start", action="store_true", help="also evaluate the untrained model (logged as epoch 0)"
+    )
     run.add_argument("--seed", type=int, default=d.seed)
     run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across torchrun processes")
     run.add_argument("--output", default=d.output, help="run directory (default: %(default)s)")

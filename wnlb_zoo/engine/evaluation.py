@@ -69,7 +69,7 @@ def detections_to_coco(
     output: dict[str, torch.Tensor], image_id: int, label_to_category_id: dict[int, int]
 ) -> list[dict[str, Any]]:
     """One image's detections as COCO results (xywh boxes; masks thresholded at 0.5, as RLE)."""
-    boxes = output["boxes"].float().cpu()
+    boxes = output["boxes"].float().cpu().clone()  # xyxy -> xywh below, without touching the output
     boxes[:, 2:] -= boxes[:, :2]
     scores = output["scores"].float().cpu().tolist()
     labels = output["labels"].cpu().tolist()

@@ -81,6 +81,7 @@ class FinetuneConfig:
     output: str = "runs/finetune"
     resume: str | None = None
     eval_batch_size: int = 2
+    eval_at_start: bool = False
     export: bool = True
 
     def effective_lr(self, world_size: int) -> float:
@@ -173,7 +174,18 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
         print(f"Training {config.backbone} on {config.data.dataset}: {len(data.train)} train / {len(data.val)} val")
         print(f"images, {len(data.class_names)} classes, {where}, lr {lr:.4g}, epochs {start_epoch}..{config.epochs}")
 
+    def evaluate_all() -> dict[str, Any] | None:
+        return evaluate(
+            model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, context,
+            batch_size=config.eval_batch_size, workers=config.workers,
+        )  # fmt: skip
+
     metrics: dict[str, Any] = {}
+    if config.eval_at_start and start_epoch == 1:
+        metrics = evaluate_all()
+        if context.is_main:
+            log.append({"epoch": 0, "train": None, **metrics})
+            print_ap_table(metrics, title="Validation AP before training")
     for epoch in range(start_epoch, config.epochs + 1):
         _seed_everything(config.seed * 10_007 + epoch * 101 + context.rank)
         sampler.set_epoch(epoch)
@@ -182,10 +194,7 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
         train_stats = train_one_epoch(
             ddp_model, optimizer, scheduler, scaler, loader, context, settings, epoch, first_step
         )
-        metrics = evaluate(
-            model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, context,
-            batch_size=config.eval_batch_size, workers=config.workers,
-        )  # fmt: skip
+        metrics = evaluate_all()
         if context.is_main:
             score = metrics["segm"]["AP"]
             is_best = score > best
@@ -209,7 +218,7 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     print_epoch_summary(log.records)
     final = log.records[-1] if log.records else {"epoch": start_epoch - 1, **metrics}
     print_ap_table(final, title=f"Validation AP after epoch {final['epoch']}")
-    if config.export and log.records:
+    if config.export and (output / "best").exists():
         from ..weights.detector_export import export_training_checkpoint
 
         exported = export_training_checkpoint(output / "best", output / "export")

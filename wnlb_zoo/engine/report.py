@@ -36,7 +36,10 @@ def print_epoch_summary(records: list[dict[str, Any]]) -> None:
     print(f"\n{'epoch':>5} {'loss':>8} {'box AP':>7} {'mask AP':>7} {'img/s':>7} {'peak MiB':>9}")
     for record in records:
         train = record["train"]
-        print(
-            f"{record['epoch']:>5} {train['loss']:>8.4f} {100 * record['bbox']['AP']:>7.1f} "
-            f"{100 * record['segm']['AP']:>7.1f} {train['img_per_s']:>7.2f} {train['peak_memory_mib']:>9.0f}"
+        loss, rate, memory = (
+            (f"{train['loss']:>8.4f}", f"{train['img_per_s']:>7.2f}", f"{train['peak_memory_mib']:>9.0f}")
+            if train
+            else (f"{'-':>8}", f"{'-':>7}", f"{'-':>9}")
         )
+        box, mask = 100 * record["bbox"]["AP"], 100 * record["segm"]["AP"]
+        print(f"{record['epoch']:>5} {loss} {box:>7.1f} {mask:>7.1f} {rate} {memory}")

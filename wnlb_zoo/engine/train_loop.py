@@ -97,12 +97,13 @@ def train_one_epoch(
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
         for name, value in losses.items():
-            sums[name] = sums.get(name, 0.0) + float(value)
-        sums["loss"] = sums.get("loss", 0.0) + float(loss)
+            sums[name] = sums.get(name, 0.0) + float(value.detach())
+        sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
         images_seen += len(images)
         rate = images_seen * context.world_size / (time.perf_counter() - start)
         if context.is_main:
-            bar.set_postfix(loss=f"{float(loss):.3f}", img_s=f"{rate:.1f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+            learning_rate = optimizer.param_groups[0]["lr"]
+            bar.set_postfix(loss=f"{sums['loss'] / (index + 1):.3f}", img_s=f"{rate:.1f}", lr=f"{learning_rate:.2e}")
     elapsed = time.perf_counter() - start
     steps = max(len(loader), 1)
     stats = {name: total / steps for name, total in sums.items()}

@@ -1,0 +1,158 @@
+"""End-to-end fine-tuning runs on CPU: artefacts, evaluation, kill + resume, torchrun, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from wnlb_zoo.cli.main import main
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_run_args):
+    """One tiny run shared by the tests that only read its artefacts."""
+    output = tmp_path_factory.mktemp("run") / "out"
+    assert main(tiny_run_args(output)) == 0
+    return output
+
+
+def test_run_writes_every_artefact(finished_run):
+    out = finished_run
+    for link in ("last", "best"):
+        assert (out / link).is_symlink()
+        for name in ("model.safetensors", "training_state.pt", "detector.json", "run_config.json"):
+            assert (out / link / name).is_file(), (link, name)
+    assert json.loads((out / "args.json").read_text())["epochs"] == 2
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    for record in records:
+        assert {"loss", "loss_mask", "lr", "img_per_s", "peak_memory_mib"} <= record["train"].keys()
+        assert {"AP", "AP50", "AP75", "APs", "APm", "APl", "per_class"} <= record["segm"].keys()
+        assert record["num_images"] == record["num_predictions"] == 5
+    header = (out / "log.csv").read_text().splitlines()[0].split(",")
+    assert {"epoch", "train/loss", "bbox/AP", "segm/per_class/disc"} <= set(header)
+    assert len(list((out / "checkpoints").iterdir())) <= 2  # only what last/best point at
+    backbone = out / "export" / "backbone"
+    assert {p.name for p in backbone.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
+    assert (out / "export" / "detector" / "model.safetensors").is_file()
+
+
+def test_evaluate_reproduces_the_logged_ap(finished_run, capsys, tmp_path):
+    metrics_file = tmp_path / "metrics.json"
+    code, out, _ = run_cli(
+        ["evaluate", "--checkpoint", str(finished_run / "last"), "--output", str(metrics_file)], capsys
+    )
+    assert code == 0 and "mask" in out
+    logged = json.loads((finished_run / "log.jsonl").read_text().splitlines()[-1])
+    metrics = json.loads(metrics_file.read_text())
+    for iou_type in ("bbox", "segm"):
+        assert metrics[iou_type]["AP"] == pytest.approx(logged[iou_type]["AP"], abs=1e-9)
+        assert metrics[iou_type]["AP50"] == pytest.approx(logged[iou_type]["AP50"], abs=1e-9)
+
+
+def test_exported_backbone_loads_as_a_timm_feature_extractor(finished_run):
+    import timm
+
+    import wnlb_zoo  # noqa: F401
+
+    exported = finished_run / "export" / "backbone"
+    body = timm.create_model(f"local-dir:{exported}", pretrained=True, features_only=True, out_indices=(1, 2, 3, 4))
+    detector_state = load_file(str(finished_run / "best" / "model.safetensors"))
+    torch.testing.assert_close(body.layer4[2].theta.weight, detector_state["backbone.body.layer4.2.theta.weight"])
+
+
+def test_predict_writes_a_picture_and_detections_per_image(finished_run, capsys, tmp_path):
+    from wnlb_zoo.data import SyntheticDarkScenes, write_image
+
+    images = []
+    for index in range(2):
+        path = tmp_path / f"scene_{index}.png"
+        write_image(SyntheticDarkScenes(2, image_size=(64, 80), seed=9)[index][0], path)
+        images.append(str(path))
+    out = tmp_path / "pred"
+    code, _, _ = run_cli(
+        ["predict", "--checkpoint", str(finished_run), *images, "--output", str(out), "--score-threshold", "0"], capsys
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["scene_0.png", "scene_1.png"]
+    detections = json.loads((out / "detections.json").read_text())
+    assert {d["image_id"] for d in detections} <= {0, 1}
+    assert all({"bbox", "score", "category_id", "segmentation", "file_name"} <= d.keys() for d in detections)
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path, tiny_run_args):
+    uninterrupted = tmp_path / "full"
+    assert main(tiny_run_args(uninterrupted, 2, "--no-export")) == 0
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "wnlb_zoo", *tiny_run_args(killed, 2, "--no-export")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "last").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert killed.joinpath("last").resolve().name == "epoch_001"
+
+    assert main(tiny_run_args(killed, 2, "--no-export", "--resume")) == 0
+    expected = load_file(str(uninterrupted / "last" / "model.safetensors"))
+    actual = load_file(str(killed / "last" / "model.safetensors"))
+    assert expected.keys() == actual.keys()
+    assert all(torch.equal(expected[key], actual[key]) for key in expected)
+    assert [json.loads(line)["epoch"] for line in (killed / "log.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_torchrun_two_processes_evaluate_each_image_once(tmp_path, tiny_run_args):
+    output = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "wnlb_zoo", *tiny_run_args(output, 1, "--no-export"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((output / "log.jsonl").read_text().splitlines()[-1])
+    assert record["num_images"] == 5 and record["num_predictions"] == 5
+
+
+def test_existing_run_is_kept_and_truncated_checkpoint_is_named(finished_run, capsys, tmp_path, tiny_run_args):
+    code, _, err = run_cli(tiny_run_args(finished_run), capsys)
+    assert code == 2 and "already holds a training run" in err
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("model.safetensors", "detector.json", "training_state.pt", "run_config.json"):
+        (broken / name).write_bytes((finished_run / "last" / name).read_bytes())
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    code, _, err = run_cli(tiny_run_args(tmp_path / "resumed", 3, "--resume", str(broken)), capsys)
+    assert code == 2 and "model.safetensors" in err and "corrupt or truncated" in err
+
+
+def test_coco_dataset_with_empty_images_and_crowd_regions(tmp_path, capsys, tiny_run_args, coco_dataset):
+    images, annotations = coco_dataset
+    output = tmp_path / "out"
+    data = ["--dataset", "coco", "--train-ann", str(annotations), "--train-images", str(images)]
+    data += ["--val-ann", str(annotations), "--val-images", str(images)]
+    code, _, err = run_cli(tiny_run_args(output, 1, "--no-export", *data), capsys)
+    assert code == 0, err
+    record = json.loads((output / "log.jsonl").read_text().splitlines()[-1])
+    assert record["num_images"] == 6
+
+    (images / "image_002.png").write_bytes(b"not a png")
+    code, _, err = run_cli(tiny_run_args(tmp_path / "out2", 1, "--no-export", *data), capsys)
+    assert code == 2 and "image_002.png" in err
