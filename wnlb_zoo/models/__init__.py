@@ -1,7 +1,7 @@
 """wNLB backbones, registered with timm when this package is imported."""
 
 from ._checkpoint import CheckpointMismatchError, fill_wnlb_keys, wnlb_state_keys
-from ._stages import STAGE_NUMBERS, append_wnlb_blocks
+from ._stages import STAGE_NUMBERS, WnlbStagesMixin
 from .wnlb_convnext import WnlbConvNeXt
 from .wnlb_resnet import WnlbResNet
 
@@ -10,7 +10,7 @@ __all__ = [
     "CheckpointMismatchError",
     "WnlbConvNeXt",
     "WnlbResNet",
-    "append_wnlb_blocks",
+    "WnlbStagesMixin",
     "fill_wnlb_keys",
     "wnlb_state_keys",
 ]

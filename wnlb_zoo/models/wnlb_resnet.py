@@ -7,57 +7,28 @@ default), so base ImageNet checkpoints load with every stock key in place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import torch
 from timm.models import generate_default_cfgs, register_model
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+from torch import nn
 
-from ..layers import NonLocalInit, NonLocalMode
 from ._builder import build_wnlb_model, weight_cfgs
-from ._stages import STAGE_NUMBERS, append_wnlb_blocks
+from ._stages import WnlbStagesMixin
 
 __all__ = ["WnlbResNet"]
 
 
-class WnlbResNet(ResNet):
+class WnlbResNet(WnlbStagesMixin, ResNet):
     """timm ResNet whose stages end in weighted non-local blocks.
 
-    Args:
-        *args: Passed to :class:`timm.models.resnet.ResNet` (``block``, ``layers``, ...).
-        wnlb_stages: 1-based stages that end in a wNLB (1 = ``layer1``, stride 4 ... 4 = ``layer4``).
-        wnlb_mode: ``'embedded'``, ``'gaussian'``, ``'dot'`` or ``'concatenate'``.
-        wnlb_inter_ratio: Embedding channels of each block as a fraction of its stage channels.
-        wnlb_kv_stride: Max-pool factor for keys/values (1 = exact attention).
-        wnlb_init: ``'default'`` (trainable attention path) or ``'reference'`` (authors' init).
-        **kwargs: Passed to :class:`timm.models.resnet.ResNet`.
+    Takes the base class's arguments plus the ``wnlb_*`` ones of
+    :class:`~wnlb_zoo.models._stages.WnlbStagesMixin`.
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        wnlb_stages: Sequence[int] = STAGE_NUMBERS,
-        wnlb_mode: NonLocalMode = "embedded",
-        wnlb_inter_ratio: float = 0.5,
-        wnlb_kv_stride: int = 1,
-        wnlb_init: NonLocalInit = "default",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, device=device, dtype=dtype, **kwargs)
-        append_wnlb_blocks(
-            [self.layer1, self.layer2, self.layer3, self.layer4],
-            [info["num_chs"] for info in self.feature_info[1:]],
-            wnlb_stages=wnlb_stages,
-            wnlb_mode=wnlb_mode,
-            wnlb_inter_ratio=wnlb_inter_ratio,
-            wnlb_kv_stride=wnlb_kv_stride,
-            wnlb_init=wnlb_init,
-            device=device,
-            dtype=dtype,
-        )
+    def wnlb_stage_sequentials(self) -> tuple[list[nn.Sequential], list[int]]:
+        stages = [self.layer1, self.layer2, self.layer3, self.layer4]
+        return stages, [info["num_chs"] for info in self.feature_info[1:]]
 
 
 def _create_wnlb_resnet(variant: str, pretrained: bool = False, **kwargs: Any) -> WnlbResNet:
