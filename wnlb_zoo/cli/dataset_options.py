@@ -26,6 +26,14 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--synthetic-size", type=int, default=defaults.synthetic_size, help="synthetic: image side")
     group.add_argument("--synthetic-classes", type=int, default=defaults.synthetic_classes, help="synthetic: classes")
     group.add_argument(
+        "--synthetic-dark-ratio",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=list(defaults.synthetic_dark_ratio),
+        help="synthetic: exposure cut range of the darkening (default: %(default)s, the LIS range)",
+    )
+    group.add_argument(
         "--darken",
         choices=DARKEN_CHOICES,
         default=defaults.darken,

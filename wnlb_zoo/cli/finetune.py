@@ -2,7 +2,7 @@
 
 Examples::
 
-    wnlb-zoo finetune                                   # built-in synthetic dark scenes, CPU-sized
+    wnlb-zoo finetune --config synthetic-cpu-demo       # built-in dark scenes, ~5 minutes on a CPU
     wnlb-zoo finetune --dataset coco --train-ann a.json --train-images imgs/ \\
         --val-ann b.json --val-images imgs/ --backbone wnlb_resnet50 --pretrained --amp bf16
     torchrun --nproc_per_node=8 -m wnlb_zoo finetune --dataset lis --root LIS --batch-size 2
@@ -20,6 +20,7 @@ import json
 
 from ..engine.finetune import AMP_DTYPES, DEFAULT_LR, FinetuneConfig, finetune
 from ..engine.schedule import SCHEDULES
+from .config_file import add_config_option
 from .dataset_options import add_dataset_options, data_settings
 
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_config_option(parser)
     add_dataset_options(parser)
     d = FinetuneConfig()
     model = parser.add_argument_group("model")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from . import darken, evaluate, features, finetune, predict, weights
+from .config_file import reparse_with_config
 
 COMMANDS = (finetune, evaluate, predict, darken, features, weights)
 
@@ -32,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``wnlb-zoo``; errors the user can fix are printed without a traceback."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        if getattr(args, "config", None):
+            args = reparse_with_config(parser, args, argv)
         return int(args.handler(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

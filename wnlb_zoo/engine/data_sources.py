@@ -8,6 +8,7 @@ image for validation, so that every evaluation sees the same dark images.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from pycocotools.coco import COCO
 from torch.utils.data import Dataset, Subset
 
 from ..data import (
+    DEFAULT_LOW_LIGHT,
     LIS,
     CocoInstances,
     Compose,
@@ -48,6 +50,7 @@ class DataSettings:
     synthetic_val: int = 32
     synthetic_size: int = 128
     synthetic_classes: int = 3
+    synthetic_dark_ratio: tuple[float, float] = DEFAULT_LOW_LIGHT.dark_ratio
     darken: str = "none"
     keep_empty: bool = True
     seed: int = 0
@@ -114,7 +117,8 @@ def _datasets(settings: DataSettings, train_transforms: Compose) -> tuple[Datase
     name = settings.dataset
     if name == "synthetic":
         size = (settings.synthetic_size, settings.synthetic_size)
-        common = dict(image_size=size, num_classes=settings.synthetic_classes)
+        lowlight = dataclasses.replace(DEFAULT_LOW_LIGHT, dark_ratio=tuple(settings.synthetic_dark_ratio))
+        common = dict(image_size=size, num_classes=settings.synthetic_classes, lowlight=lowlight)
         train = SyntheticDarkScenes(settings.synthetic_train, seed=settings.seed, transforms=train_transforms, **common)
         val = SyntheticDarkScenes(settings.synthetic_val, seed=settings.seed + 1, **common)
         return train, val
