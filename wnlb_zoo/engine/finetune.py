@@ -210,6 +210,12 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
             }
             save_checkpoint(output, epoch, model, spec, training_state, is_best)
             log.append({"epoch": epoch, "train": train_stats, **metrics})
+            print(
+                f"epoch {epoch}/{config.epochs}: loss {train_stats['loss']:.4f}, box AP "
+                f"{100 * metrics['bbox']['AP']:.1f}, mask AP {100 * score:.1f}, {train_stats['img_per_s']:.2f} img/s"
+                + (" (best)" if is_best else ""),
+                flush=True,
+            )
         barrier(context)
 
     if not context.is_main:

@@ -1,4 +1,8 @@
-"""Progress bars: tqdm when it is installed and the process is the logging rank."""
+"""Progress bars: tqdm on an interactive terminal of the logging rank.
+
+Off when output goes to a file (cluster logs) or tqdm is not installed; the engine prints one
+line per epoch in any case.
+"""
 
 from __future__ import annotations
 
@@ -26,5 +30,5 @@ def progress_bar(iterable: Iterable, description: str, enabled: bool = True) -> 
             from tqdm.auto import tqdm
         except ImportError:
             return _Silent(iterable)
-        return tqdm(iterable, desc=description, dynamic_ncols=True, leave=False)
+        return tqdm(iterable, desc=description, dynamic_ncols=True, leave=False, disable=None)
     return _Silent(iterable)
