@@ -75,6 +75,22 @@ def test_exported_backbone_loads_as_a_timm_feature_extractor(finished_run):
     torch.testing.assert_close(body.layer4[2].theta.weight, detector_state["backbone.body.layer4.2.theta.weight"])
 
 
+def test_weights_export_of_a_run_writes_backbone_and_detector(finished_run, capsys, tmp_path):
+    code, out, err = run_cli(["weights", "export", "--run", str(finished_run), "--out", str(tmp_path / "x")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "x" / "backbone" / "config.json").is_file()
+    assert (tmp_path / "x" / "detector" / "detector.json").is_file()
+    from wnlb_zoo.detection import maskrcnn
+    from wnlb_zoo.engine import DetectorSpec
+
+    spec = DetectorSpec.load(tmp_path / "x" / "detector")
+    model = maskrcnn(
+        spec.backbone, num_classes=spec.num_classes, backbone_kwargs=spec.backbone_kwargs,
+        weights=tmp_path / "x" / "detector" / "model.safetensors", **spec.detector_kwargs,
+    )  # fmt: skip
+    assert model.roi_heads.box_predictor.cls_score.out_features == spec.num_classes
+
+
 def test_predict_writes_a_picture_and_detections_per_image(finished_run, capsys, tmp_path):
     from wnlb_zoo.data import SyntheticDarkScenes, write_image
 

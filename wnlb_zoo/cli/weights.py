@@ -31,6 +31,7 @@ from ..weights import (
     publish_folder,
     pull_weight,
 )
+from ..weights.detector_export import export_training_checkpoint
 from ..weights.manifest import parse_evaluation
 
 
@@ -54,7 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=run_verify)
 
     export = commands.add_parser("export", help="write a backbone in the timm hub layout")
-    export.add_argument("--model", required=True, metavar="ARCH", help="architecture, e.g. wnlb_resnet50")
+    export.add_argument("--model", metavar="ARCH", help="architecture, e.g. wnlb_resnet50 (not with --run)")
+    export.add_argument(
+        "--run",
+        metavar="CHECKPOINT",
+        help="a wnlb-zoo finetune run (or its checkpoint dir / best / last): exports its backbone to OUT/backbone "
+        "and the whole detector to OUT/detector",
+    )
     export.add_argument("--checkpoint", metavar="FILE", help=".safetensors or torch state dict (default: random init)")
     export.add_argument("--checkpoint-key", metavar="KEY", help="entry of a training checkpoint holding the weights")
     export.add_argument("--prefix", default="", help="keep keys with this prefix, stripped (e.g. backbone.body.)")
@@ -169,6 +176,12 @@ def run_export(args: argparse.Namespace) -> int:
         notes=args.notes,
         date=args.date,
     )
+    if args.run:
+        out = export_training_checkpoint(args.run, args.out, info=info)
+        print(f"Exported the backbone to {out / 'backbone'} and the detector to {out / 'detector'}")
+        return 0
+    if not args.model:
+        raise ValueError("Name the architecture with --model ARCH, or export a fine-tuning run with --run RUN.")
     if args.checkpoint:
         state = load_state_dict_file(args.checkpoint, key=args.checkpoint_key, prefix=args.prefix)
         exported = export_state_dict(state, args.model, args.out, info=info, model_kwargs=args.model_kwargs)
