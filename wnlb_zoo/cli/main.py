@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import darken, evaluate, features, finetune, predict, weights
+from . import darken, evaluate, features, finetune, list_models, model_info, predict, weights
 from .config_file import reparse_with_config
 
-COMMANDS = (finetune, evaluate, predict, darken, features, weights)
+COMMANDS = (finetune, evaluate, predict, darken, features, weights, list_models, model_info)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -206,7 +206,7 @@ class VariantFacts:
                     "macs": dict(zip(labels, block.macs, strict=True)),
                 }
                 for block in self.blocks
-            ],  # fmt: skip
+            ],
             "weights": [weight.to_json() for weight in self.weights],
         }
 
