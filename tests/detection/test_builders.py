@@ -134,7 +134,7 @@ def test_detector_weights_round_trip_and_clear_errors(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(RuntimeError, match="corrupt or truncated"):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=path)
-    with pytest.raises(FileNotFoundError, match="do not exist"):
+    with pytest.raises(RuntimeError, match="do not exist"):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=tmp_path / "missing.safetensors")
 
 
@@ -155,3 +155,24 @@ def test_nearest_resizing_keeps_pixel_values_and_boxes_consistent():
     assert len(bilinear.unique()) > len(resized.unique())
     with pytest.raises(ValueError, match="'bilinear' or 'nearest'"):
         DetectionTransform(400, 600, [0.0] * 3, [1.0] * 3, interpolation="bicubic")
+
+
+def test_freezing_follows_parameter_order_for_any_timm_extractor():
+    """EfficientNet's stages are not top-level children; only the stem and stage 1 may be frozen."""
+    body = timm_feature_pyramid("efficientnet_b0", trainable_layers=3).body
+    assert not body.conv_stem.weight.requires_grad and not body.blocks[1][0].conv_pw.weight.requires_grad
+    assert body.blocks[2][0].conv_pw.weight.requires_grad and body.blocks[6][0].conv_pw.weight.requires_grad
+
+
+def test_channel_mismatch_is_named():
+    model = maskrcnn("resnet18", num_classes=2, min_size=64, max_size=64).eval()
+    with pytest.raises(ValueError, match="1 channel.*takes 3.*in_chans"):
+        model([torch.rand(1, 64, 64)])
+    gray = maskrcnn("resnet18", num_classes=2, min_size=64, max_size=64, backbone_kwargs={"in_chans": 1}).eval()
+    with torch.inference_mode():
+        assert len(gray([torch.rand(1, 64, 64)])) == 1
+
+
+def test_unknown_backbone_suggests_names():
+    with pytest.raises(ValueError, match="Unknown backbone 'wnlb_resnet5'.*wnlb_resnet50"):
+        maskrcnn("wnlb_resnet5", num_classes=2)

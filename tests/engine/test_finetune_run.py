@@ -172,3 +172,25 @@ def test_coco_dataset_with_empty_images_and_crowd_regions(tmp_path, capsys, tiny
     (images / "image_002.png").write_bytes(b"not a png")
     code, _, err = run_cli(tiny_run_args(tmp_path / "out2", 1, "--no-export", *data), capsys)
     assert code == 2 and "image_002.png" in err
+
+
+def test_resume_of_a_pretrained_run_takes_its_settings_from_the_run(tmp_path, monkeypatch, capsys, tiny_run_args):
+    """A run that froze part of an ImageNet-initialised backbone resumes with only --output --resume."""
+    import timm
+    from safetensors.torch import save_file
+
+    mirrored = tmp_path / "mirror" / "wnlb_resnet18.a1_in1k"
+    mirrored.mkdir(parents=True)
+    save_file(timm.create_model("resnet18").state_dict(), str(mirrored / "model.safetensors"))
+    monkeypatch.setenv("WNLB_ZOO_WEIGHTS", str(tmp_path / "mirror"))
+    output = tmp_path / "run"
+    assert main(tiny_run_args(output, 1, "--no-export", "--pretrained")) == 0
+    args = json.loads((output / "args.json").read_text())
+
+    code, out, err = run_cli(["finetune", "--output", str(output), "--resume", "--epochs", "2", "--no-export"], capsys)
+    assert code == 0, err
+    assert "ignoring the differing option(s)" not in out
+    assert json.loads((output / "args.json").read_text()) == args  # the original record is kept
+    assert [json.loads(line)["epoch"] for line in (output / "log.jsonl").read_text().splitlines()] == [1, 2]
+    spec = json.loads((output / "last" / "detector.json").read_text())
+    assert spec["frozen_batch_norm"] is True and spec["trainable_backbone_layers"] == 3

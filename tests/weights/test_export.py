@@ -87,7 +87,7 @@ def test_state_dict_of_another_configuration_is_refused(exported, tmp_path):
 def test_checkpoint_errors_name_the_problem(tmp_path):
     path = tmp_path / "ckpt.pth"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(KeyError, match="no entry 'model'.*state_dict"):
+    with pytest.raises(ValueError, match="no entry 'model'.*state_dict"):
         load_state_dict_file(path, key="model")
     torch.save({"a.weight": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match="No key .* starts with 'backbone.'"):

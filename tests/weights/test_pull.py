@@ -45,5 +45,5 @@ def test_pull_errors_say_what_to_do(exported, manifest, tmp_path):
         pull_weight(exported.record.name, mirror=tmp_path / "mirror")
     with pytest.raises(ValueError, match="WNLB_ZOO_WEIGHTS"):
         pull_weight(exported.record.name)
-    with pytest.raises(KeyError, match="No manifest record 'wnlb_resnet18.nope'"):
+    with pytest.raises(ValueError, match="No manifest record 'wnlb_resnet18.nope'"):
         pull_weight("wnlb_resnet18.nope", mirror=tmp_path / "mirror")

@@ -49,5 +49,5 @@ def data_settings(args: argparse.Namespace) -> DataSettings:
     return DataSettings(
         **{name: getattr(args, name) for name in names},
         keep_empty=not args.drop_empty,
-        seed=getattr(args, "seed", 0),
+        seed=getattr(args, "seed", None) or 0,
     )

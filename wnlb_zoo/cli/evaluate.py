@@ -7,6 +7,7 @@ that wrote it), so the numbers reproduce the training log. Runs under torchrun t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint dir, its last/best link, or a run dir")
     add_dataset_options(parser)
     parser.set_defaults(dataset=None)
+    parser.add_argument("--seed", type=int, default=None, help="split / synthesis seed (default: the run's)")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default=None)
@@ -52,10 +54,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, checkpoint: Path) -> DataSettings:
-    """The command line's data options, or the training run's when no --dataset is given."""
+    """The command line's data options, or the training run's when no --dataset is given.
+
+    The seed (train/val split, synthetic scenes, fixed darkening) is the run's unless --seed is given,
+    so that a Penn-Fudan run is evaluated on its own held-out images.
+    """
+    run = load_run_config(checkpoint)
+    seed = args.seed if args.seed is not None else run.get("seed", 0)
     if args.dataset is not None:
-        return data_settings(args)
-    recorded = load_run_config(checkpoint).get("data")
-    if not recorded:
+        return dataclasses.replace(data_settings(args), seed=seed)
+    if not run.get("data"):
         raise ValueError(f"{checkpoint} records no dataset: pass --dataset and its options.")
-    return DataSettings(**recorded)
+    return DataSettings(**{**run["data"], "seed": seed})

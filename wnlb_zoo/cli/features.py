@@ -12,6 +12,7 @@ import timm
 import torch
 
 from ..layers import WeightedNonLocalBlock
+from .model_info import unknown_name_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not timm.is_model(args.model.split(".")[0]):
+        raise ValueError(unknown_name_message(args.model, timm.list_models()))
     kwargs = {"out_indices": tuple(args.out_indices)} if args.out_indices else {}
     model = timm.create_model(args.model, pretrained=args.pretrained, features_only=True, **kwargs).eval()
     height, width = args.input_size

@@ -12,8 +12,24 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..detection import DetectorWeightsError
+from ..engine import CheckpointError, NonFiniteLossError
+from ..models import CheckpointMismatchError
+from ..weights import WeightIntegrityError
 from . import darken, evaluate, features, finetune, list_models, model_info, predict, weights
 from .config_file import reparse_with_config
+
+#: Errors caused by what the user asked for: printed as one message. Anything else is a bug and keeps
+#: its traceback.
+USER_ERRORS = (
+    ValueError,  # bad arguments, annotations (AnnotationError), images (ImageReadError), manifests
+    FileNotFoundError,  # missing files, PretrainedWeightsNotFound
+    CheckpointError,
+    CheckpointMismatchError,
+    DetectorWeightsError,
+    NonFiniteLossError,
+    WeightIntegrityError,
+)
 
 COMMANDS = (finetune, evaluate, predict, darken, features, weights, list_models, model_info)
 
@@ -39,9 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "config", None):
             args = reparse_with_config(parser, args, argv)
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"wnlb-zoo {args.command}: error: {message}", file=sys.stderr)
+    except USER_ERRORS as error:
+        print(f"wnlb-zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import timm
 
+from ..engine.export import export_training_checkpoint
 from ..weights import (
     Evaluation,
     WeightInfo,
@@ -31,7 +32,6 @@ from ..weights import (
     publish_folder,
     pull_weight,
 )
-from ..weights.detector_export import export_training_checkpoint
 from ..weights.manifest import parse_evaluation
 
 
@@ -136,7 +136,7 @@ def run_verify(args: argparse.Namespace) -> int:
     records = load_manifest()
     if args.name is not None:
         if args.name not in records:
-            raise KeyError(f"No manifest record '{args.name}' in {manifest_dir()}: see `wnlb-zoo weights list`.")
+            raise ValueError(f"No manifest record '{args.name}' in {manifest_dir()}: see `wnlb-zoo weights list`.")
         records = {args.name: records[args.name]}
     if not records:
         print(f"Nothing to verify: the manifest {manifest_dir()} has no records.")

@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pycocotools.mask as mask_utils
 import torch
 from pycocotools.coco import COCO
 from torch.utils.data import Dataset
@@ -77,6 +78,7 @@ class CocoInstances(Dataset):
         self.coco.dataset = content
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
             self.coco.createIndex()
+        _fill_optional_fields(self.coco)
 
         categories = sorted(content["categories"], key=lambda category: category["id"])
         self.class_names: list[str] = [category["name"] for category in categories]
@@ -177,3 +179,15 @@ def _clipped_box(bbox: list[float], image_info: dict) -> list[float] | None:
     if x2 <= x1 or y2 <= y1:
         return None
     return [float(x1), float(y1), float(x2), float(y2)]
+
+
+def _fill_optional_fields(coco: COCO) -> None:
+    """Give every annotation the ``iscrowd`` and ``area`` that COCOeval requires (many exporters omit them):
+    not crowd, and the area of its segmentation (of its box when it has none)."""
+    for annotation in coco.dataset["annotations"]:
+        annotation.setdefault("iscrowd", 0)
+        if "area" not in annotation:
+            if annotation.get("segmentation"):
+                annotation["area"] = float(mask_utils.area(coco.annToRLE(annotation)))
+            else:
+                annotation["area"] = float(annotation["bbox"][2] * annotation["bbox"][3])

@@ -1,6 +1,6 @@
 """Detection on wNLB (or any timm) backbones: FPN wrapper and torchvision builders."""
 
-from .builders import fasterrcnn, load_detector_weights, maskrcnn
+from .builders import DetectorWeightsError, fasterrcnn, load_detector_weights, maskrcnn
 from .feature_pyramid import PYRAMID_STRIDES, TimmFeaturePyramid, timm_feature_pyramid
 from .freezing import freeze_base_batch_norm, freeze_stages
 from .transform import DetectionTransform
@@ -8,6 +8,7 @@ from .transform import DetectionTransform
 __all__ = [
     "PYRAMID_STRIDES",
     "DetectionTransform",
+    "DetectorWeightsError",
     "TimmFeaturePyramid",
     "fasterrcnn",
     "freeze_base_batch_norm",

@@ -9,6 +9,7 @@ RoI poolers expect, and exposes ``out_channels``; other frameworks can call it d
 
 from __future__ import annotations
 
+import difflib
 from collections import OrderedDict
 from typing import Any
 
@@ -80,6 +81,9 @@ def timm_feature_pyramid(
             BatchNorm is never frozen). Default: when pretrained, as torchvision does.
         **backbone_kwargs: Passed to ``timm.create_model`` (e.g. ``wnlb_stages=(2, 3, 4)``).
     """
+    if not timm.is_model(backbone.split(".")[0]):
+        close = difflib.get_close_matches(backbone, timm.list_models(), n=3)
+        raise ValueError(f"Unknown backbone {backbone!r}; did you mean {', '.join(close) or 'a timm model name'}?")
     if trainable_layers is None:
         trainable_layers = 3 if pretrained else 5
     if not 0 <= trainable_layers <= 5:

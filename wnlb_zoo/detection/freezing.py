@@ -19,25 +19,41 @@ from ..layers import WeightedNonLocalBlock
 def freeze_stages(body: nn.Module, stage_modules: Sequence[str], trainable_layers: int) -> None:
     """Stop gradients in all but the last ``trainable_layers`` of (stem, stage 1, ..., stage 4).
 
+    Groups follow the order in which the body registers its parameters (the order it runs them in):
+    the stem is everything before stage 1's first parameter, group k runs from stage k's first
+    parameter to just before stage k+1's. Modules between two feature stages (e.g. EfficientNet's
+    unreported blocks) go with the stage before them.
+
     Args:
-        body: A timm ``features_only`` model whose top-level children run in order.
-        stage_modules: Feature-info module names of the four stages, shallowest first.
+        body: A timm feature extractor.
+        stage_modules: Feature-info module names of the four stages, shallowest first (``'layer1'``,
+            ``'stages.0'``; timm's ``features_only`` wrappers may hold them as ``'stages_0'``).
         trainable_layers: 0..5; 5 trains everything, 3 (torchvision's default) freezes the stem and stage 1.
     """
-    children = list(body.named_children())
-    names = [name for name, _ in children]
-    stage_children = [name if name in names else name.replace(".", "_") for name in stage_modules]
-    groups: list[list[nn.Module]] = [[] for _ in range(len(stage_children) + 1)]
-    group = 0  # 0 = stem: everything before stage 1's module
-    for name, child in children:
-        if group < len(stage_children) and name == stage_children[group]:
-            group += 1
-        groups[group].append(child)
-    frozen = groups[: len(groups) - trainable_layers]
-    for modules in frozen:
-        for module in modules:
-            for parameter in _base_parameters(module):
-                parameter.requires_grad_(False)
+    parameters = list(body.parameters())
+    position = {id(parameter): index for index, parameter in enumerate(parameters)}
+    starts = []
+    for name in stage_modules:
+        stage_parameters = list(_stage_module(body, name).parameters())
+        if not stage_parameters:
+            raise ValueError(f"Stage module {name!r} of {type(body).__name__} has no parameters to train or freeze.")
+        starts.append(min(position[id(parameter)] for parameter in stage_parameters))
+    frozen_groups = len(stage_modules) + 1 - trainable_layers
+    wnlb = {id(p) for m in body.modules() if isinstance(m, WeightedNonLocalBlock) for p in m.parameters()}
+    for index, parameter in enumerate(parameters):
+        group = sum(start <= index for start in starts)
+        if group < frozen_groups and id(parameter) not in wnlb:
+            parameter.requires_grad_(False)
+
+
+def _stage_module(body: nn.Module, name: str) -> nn.Module:
+    """The module feature info calls ``name``, also where a features_only wrapper flattened it to ``a_b``."""
+    for candidate in (name, name.replace(".", "_", 1)):
+        try:
+            return body.get_submodule(candidate)
+        except AttributeError:
+            continue
+    raise ValueError(f"Cannot find the stage module {name!r} in {type(body).__name__}: the stages cannot be frozen.")
 
 
 def freeze_base_batch_norm(module: nn.Module) -> nn.Module:
@@ -59,9 +75,3 @@ def _frozen_copy(norm: nn.BatchNorm2d) -> FrozenBatchNorm2d:
     frozen.running_mean.copy_(norm.running_mean)
     frozen.running_var.copy_(norm.running_var)
     return frozen
-
-
-def _base_parameters(module: nn.Module):
-    """Parameters of ``module`` that do not belong to a wNLB block."""
-    wnlb = {id(p) for m in module.modules() if isinstance(m, WeightedNonLocalBlock) for p in m.parameters()}
-    return [p for p in module.parameters() if id(p) not in wnlb]

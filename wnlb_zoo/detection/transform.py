@@ -41,11 +41,20 @@ class DetectionTransform(GeneralizedRCNNTransform):
         size = self.torch_choice(self.min_size) if self.training else self.min_size[-1]
         height, width = image.shape[-2:]
         scale = min(size / min(height, width), self.max_size / max(height, width))
-        image = F.interpolate(image[None], scale_factor=scale, mode="nearest", recompute_scale_factor=True)[0]
+        image = F.interpolate(image[None], scale_factor=scale, mode="nearest-exact", recompute_scale_factor=True)[0]
         if target is None:
             return image, target
         target["boxes"] = resize_boxes(target["boxes"], (height, width), image.shape[-2:])
         if "masks" in target:
             masks = target["masks"][:, None].float()
-            target["masks"] = F.interpolate(masks, size=image.shape[-2:], mode="nearest")[:, 0].byte()
+            target["masks"] = F.interpolate(masks, size=image.shape[-2:], mode="nearest-exact")[:, 0].byte()
         return image, target
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        if image.shape[0] != len(self.image_mean):
+            raise ValueError(
+                f"An input image has {image.shape[0]} channel(s) but the backbone takes {len(self.image_mean)}: "
+                "read images as RGB (wnlb_zoo.data.read_image does), or build the detector with "
+                f"backbone_kwargs={{'in_chans': {image.shape[0]}}}."
+            )
+        return super().normalize(image)

@@ -40,8 +40,14 @@ class CheckpointError(RuntimeError):
 
 
 def rng_states() -> dict[str, Any]:
-    """The states of every random generator training touches."""
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """The states of every random generator training touches, as tensors and plain Python values
+    (so that ``training_state.pt`` loads with ``weights_only=True``)."""
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    states = {
+        "torch": torch.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -49,8 +55,9 @@ def rng_states() -> dict[str, Any]:
 
 def restore_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+    name, keys, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    random.setstate(tuple(item if not isinstance(item, list) else tuple(item) for item in states["python"]))
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
 
@@ -67,9 +74,10 @@ def save_checkpoint(
     output = Path(output_dir)
     checkpoints = output / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
+    for leftover in checkpoints.glob(".staging_*"):  # from a save that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     final = checkpoints / f"epoch_{epoch:03d}"
     staging = checkpoints / f".staging_epoch_{epoch:03d}_{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     save_file(state, str(staging / WEIGHTS_FILE))
@@ -78,12 +86,16 @@ def save_checkpoint(
     (staging / RUN_CONFIG_FILE).write_text(json.dumps(training_state["config"], indent=2))
     for path in staging.iterdir():
         _fsync(path)
-    if final.exists():  # a re-run of this epoch after a resume: replace it
-        shutil.rmtree(final)
+    if final.exists():
+        # A re-run of this epoch after a resume, and a link may point here: save under a new name and
+        # move the links first, so that they always point at a complete checkpoint.
+        final = checkpoints / f"epoch_{epoch:03d}_{os.getpid()}"
     os.replace(staging, final)
+    _fsync(checkpoints)
     _point(output / "last", final)
     if is_best:
         _point(output / "best", final)
+    _fsync(output)
     _remove_unreferenced(checkpoints, {_target(output / "last"), _target(output / "best")})
     return final
 
@@ -139,7 +151,7 @@ def load_training_state(checkpoint: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: this checkpoint holds weights only and cannot be resumed.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(
             f"Cannot read {path}: {error}. The checkpoint is corrupt or truncated; resume from another "
@@ -166,5 +178,9 @@ def _remove_unreferenced(checkpoints: Path, keep: set[Path | None]) -> None:
 
 
 def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+    """Flush a file's, or a directory's (its entries'), data to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

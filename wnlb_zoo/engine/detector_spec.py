@@ -28,6 +28,9 @@ class DetectorSpec:
         backbone_kwargs: timm kwargs of the backbone (``wnlb_stages``, ...).
         detector_kwargs: torchvision MaskRCNN kwargs (RPN / RoI head sizes, ...).
         min_size, max_size, interpolation: The detector's resizing.
+        trainable_backbone_layers: Trainable groups of (stem, stage 1..4), as resolved for the run.
+        frozen_batch_norm: Whether the base network's BatchNorm is frozen (runs that start from
+            trained weights), so that a rebuilt model has the same modules and state-dict keys.
     """
 
     backbone: str
@@ -39,14 +42,17 @@ class DetectorSpec:
     min_size: int = 800
     max_size: int = 1333
     interpolation: str = "bilinear"
+    trainable_backbone_layers: int = 5
+    frozen_batch_norm: bool = False
 
-    def build(self, backbone_pretrained: bool = False, trainable_backbone_layers: int | None = None) -> MaskRCNN:
-        """A Mask R-CNN of this configuration (weights not loaded)."""
+    def build(self, backbone_pretrained: bool = False) -> MaskRCNN:
+        """A Mask R-CNN of this configuration; ``backbone_pretrained`` loads the backbone's own weights."""
         return maskrcnn(
             self.backbone,
             num_classes=self.num_classes,
             backbone_pretrained=backbone_pretrained,
-            trainable_backbone_layers=trainable_backbone_layers,
+            trainable_backbone_layers=self.trainable_backbone_layers,
+            frozen_batch_norm=self.frozen_batch_norm,
             min_size=self.min_size,
             max_size=self.max_size,
             interpolation=self.interpolation,

@@ -75,13 +75,16 @@ def all_gather_objects(value: Any, context: DistributedContext) -> list[Any]:
     return gathered
 
 
-def all_ranks_true(flag: bool, context: DistributedContext) -> bool:
-    """True only if ``flag`` holds on every rank (so that all ranks take the same branch)."""
-    if not context.distributed:
-        return flag
-    value = torch.tensor(int(flag), device=context.device)
-    dist.all_reduce(value, op=dist.ReduceOp.MIN)
-    return bool(value.item())
+def all_ranks_finite(values: torch.Tensor, context: DistributedContext) -> torch.Tensor:
+    """A 0-d float tensor on ``values``' device: 1 if every value is finite on every rank, else 0.
+
+    Stays on the device (no host sync), so the caller can fetch it together with other numbers;
+    all ranks get the same answer and so take the same branch.
+    """
+    flag = torch.isfinite(values).all().float()
+    if context.distributed:
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return flag
 
 
 def barrier(context: DistributedContext) -> None:

@@ -90,17 +90,24 @@ def detections_to_coco(
 def coco_metrics(
     ground_truth: COCO, results: list[dict[str, Any]], image_ids: list[int], class_names: dict[int, str]
 ) -> dict[str, Any]:
-    """COCOeval summaries for ``bbox`` and ``segm`` over ``image_ids``, with per-class AP.
+    """COCOeval summaries for ``bbox`` (and ``segm`` when the results carry masks), with per-class AP.
 
     Args:
         ground_truth: The validation ground truth.
-        results: Detections in COCO results format.
+        results: Detections in COCO results format (not modified).
         image_ids: The images evaluated (images without detections count as misses).
         class_names: Category id -> name, for the per-class table.
+
+    A value is None where COCOeval has nothing to measure (no ground truth of that size or class).
+    Each pass gets its own copies of the results: pycocotools' ``loadRes`` edits them, and would
+    turn boxes into polygon "masks". The mask pass drops the boxes so that small/medium/large
+    follow the mask area, as in COCO's own evaluation.
     """
+    iou_types = IOU_TYPES if any("segmentation" in r for r in results) or not results else ("bbox",)
     metrics: dict[str, Any] = {}
-    for iou_type in IOU_TYPES:
-        relevant = [r for r in results if iou_type == "bbox" or "segmentation" in r]
+    for iou_type in iou_types:
+        dropped = "segmentation" if iou_type == "bbox" else "bbox"
+        relevant = [{k: v for k, v in r.items() if k != dropped} for r in results]
         if not relevant:
             metrics[iou_type] = dict.fromkeys(SUMMARY_NAMES, 0.0)
             metrics[iou_type]["per_class"] = dict.fromkeys(class_names.values(), 0.0)
@@ -112,7 +119,7 @@ def coco_metrics(
             evaluator.evaluate()
             evaluator.accumulate()
             evaluator.summarize()
-        summary = {name: float(max(evaluator.stats[i], 0.0)) for i, name in enumerate(SUMMARY_NAMES)}
+        summary: dict[str, Any] = {name: _measured(evaluator.stats[i]) for i, name in enumerate(SUMMARY_NAMES)}
         summary["per_class"] = _per_class_ap(evaluator, class_names)
         metrics[iou_type] = summary
     return metrics
@@ -146,12 +153,17 @@ def evaluate(
     return metrics
 
 
-def _per_class_ap(evaluator: COCOeval, class_names: dict[int, str]) -> dict[str, float]:
-    """AP over IoU 0.5:0.95 per category (area all, 100 detections), -1 entries ignored."""
+def _measured(value: float) -> float | None:
+    """COCOeval's -1 ("nothing to measure") as None."""
+    return float(value) if value >= 0 else None
+
+
+def _per_class_ap(evaluator: COCOeval, class_names: dict[int, str]) -> dict[str, float | None]:
+    """AP over IoU 0.5:0.95 per category (area all, 100 detections); None for a class without ground truth."""
     precision = evaluator.eval["precision"]  # (IoU, recall, category, area, max detections)
     per_class = {}
     for index, category_id in enumerate(evaluator.params.catIds):
         values = precision[:, :, index, 0, -1]
         values = values[values > -1]
-        per_class[class_names.get(category_id, str(category_id))] = float(values.mean()) if values.size else 0.0
+        per_class[class_names.get(category_id, str(category_id))] = float(values.mean()) if values.size else None
     return per_class

@@ -25,7 +25,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..data import collate_detection
 from ..detection import load_detector_weights
 from .checkpoint import (
+    CheckpointError,
     load_model_weights,
+    load_run_config,
     load_training_state,
     resolve_checkpoint,
     restore_rng_states,
@@ -36,7 +38,8 @@ from .data_sources import DataSettings, build_data
 from .detector_spec import DetectorSpec
 from .distributed import DistributedContext, barrier, setup_distributed, teardown_distributed
 from .evaluation import evaluate
-from .report import print_ap_table, print_epoch_summary
+from .export import replace_export
+from .report import percent, print_ap_table, print_epoch_summary
 from .run_log import RunLog
 from .schedule import build_scheduler
 from .train_loop import StepSettings, train_one_epoch
@@ -103,13 +106,17 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     output = Path(config.output)
     resume_from = _resume_checkpoint(config, output)
-    state = load_training_state(resume_from) if resume_from else None
-    if context.is_main:
+    state = None
+    if resume_from is not None:
+        config = _resumed_config(config, load_run_config(resume_from), context)
+        state = load_training_state(resume_from)
+    elif context.is_main:
         output.mkdir(parents=True, exist_ok=True)
         (output / "args.json").write_text(json.dumps(_jsonable(config), indent=2))
     _seed_everything(config.seed)
 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
+    starts_trained = config.pretrained or config.weights is not None
     spec = DetectorSpec(
         backbone=config.backbone,
         num_classes=len(data.class_names) + 1,
@@ -120,11 +127,13 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
         min_size=config.min_size,
         max_size=config.max_size,
         interpolation=config.interpolation,
-    )
-    model = spec.build(
-        backbone_pretrained=config.pretrained and resume_from is None and config.weights is None,
-        trainable_backbone_layers=config.trainable_backbone_layers,
-    )
+        trainable_backbone_layers=(
+            config.trainable_backbone_layers if config.trainable_backbone_layers is not None else
+            3 if starts_trained else 5
+        ),
+        frozen_batch_norm=starts_trained,
+    )  # fmt: skip
+    model = spec.build(backbone_pretrained=config.pretrained and resume_from is None and config.weights is None)
     if resume_from is not None:
         load_model_weights(resume_from, model)
     elif config.weights:
@@ -189,14 +198,14 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     for epoch in range(start_epoch, config.epochs + 1):
         _seed_everything(config.seed * 10_007 + epoch * 101 + context.rank)
         sampler.set_epoch(epoch)
-        loader.generator.manual_seed(config.seed * 10_007 + epoch)
+        loader.generator.manual_seed(config.seed * 10_007 + epoch + 1_000_003 * context.rank)
         first_step = (epoch - 1) * len(loader)
         train_stats = train_one_epoch(
             ddp_model, optimizer, scheduler, scaler, loader, context, settings, epoch, first_step
         )
         metrics = evaluate_all()
         if context.is_main:
-            score = metrics["segm"]["AP"]
+            score = metrics["segm"]["AP"] or 0.0
             is_best = score > best
             best = max(best, score)
             training_state = {
@@ -208,12 +217,12 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
                 "rng": rng_states(),
                 "config": _jsonable(config),
             }
+            log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
             save_checkpoint(output, epoch, model, spec, training_state, is_best)
-            log.append({"epoch": epoch, "train": train_stats, **metrics})
             print(
                 f"epoch {epoch}/{config.epochs}: loss {train_stats['loss']:.4f}, box AP "
-                f"{100 * metrics['bbox']['AP']:.1f}, mask AP {100 * score:.1f}, {train_stats['img_per_s']:.2f} img/s"
-                + (" (best)" if is_best else ""),
+                f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
+                f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
                 flush=True,
             )
         barrier(context)
@@ -225,9 +234,7 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     final = log.records[-1] if log.records else {"epoch": start_epoch - 1, **metrics}
     print_ap_table(final, title=f"Validation AP after epoch {final['epoch']}")
     if config.export and (output / "best").exists():
-        from ..weights.detector_export import export_training_checkpoint
-
-        exported = export_training_checkpoint(output / "best", output / "export")
+        exported = replace_export(output / "best", output / "export")
         print(f"Exported the best checkpoint's backbone and detector to {exported}")
     return final
 
@@ -251,6 +258,30 @@ def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
             f"{output} already holds a training run. Pass --resume to continue it, or choose another --output."
         )
     return None
+
+
+#: Options that may change when a run is resumed; everything else comes from the run itself.
+RESUMABLE_OPTIONS = ("epochs", "workers", "device", "output", "resume", "eval_batch_size", "export")
+
+
+def _resumed_config(config: FinetuneConfig, recorded: dict[str, Any], context: DistributedContext) -> FinetuneConfig:
+    """The configuration of the run being resumed, with only :data:`RESUMABLE_OPTIONS` taken from ``config``.
+
+    Other options given differently on the command line are ignored, with a note: a resumed run
+    trains the model it started on the data it started with.
+    """
+    if not recorded:
+        raise CheckpointError("The checkpoint has no run_config.json, so the run it belongs to cannot be resumed.")
+    recorded = dict(recorded)
+    data = DataSettings(**recorded.pop("data"))
+    kept = {name: value for name, value in recorded.items() if name not in RESUMABLE_OPTIONS}
+    resumed = FinetuneConfig(data=data, **{**kept, "lr_steps": tuple(kept.get("lr_steps", ()))})
+    resumed = dataclasses.replace(resumed, **{name: getattr(config, name) for name in RESUMABLE_OPTIONS})
+    given, running, defaults = _jsonable(config), _jsonable(resumed), _jsonable(FinetuneConfig())
+    ignored = [name for name in given if given[name] != defaults[name] and given[name] != running[name]]
+    if ignored and context.is_main:
+        print(f"Resuming with the run's own settings; ignoring the differing option(s): {', '.join(ignored)}")
+    return resumed
 
 
 def _optimizer(model: nn.Module, config: FinetuneConfig, world_size: int) -> torch.optim.Optimizer:

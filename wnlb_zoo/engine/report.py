@@ -7,13 +7,18 @@ from typing import Any
 from .evaluation import SUMMARY_NAMES
 
 
+def percent(value: float | None, width: int = 7) -> str:
+    """An AP in % right-aligned in ``width`` characters; '-' where nothing was measured."""
+    return f"{'-':>{width}}" if value is None else f"{100 * value:>{width}.1f}"
+
+
 def format_ap_table(metrics: dict[str, Any]) -> str:
     """Box and mask AP summaries, then per-class AP, as an aligned text table (AP in %)."""
     header = f"{'':<6}" + "".join(f"{name:>7}" for name in SUMMARY_NAMES)
     rows = [header]
     for iou_type, label in (("bbox", "box"), ("segm", "mask")):
         if iou_type in metrics:
-            rows.append(f"{label:<6}" + "".join(f"{100 * metrics[iou_type][name]:>7.1f}" for name in SUMMARY_NAMES))
+            rows.append(f"{label:<6}" + "".join(percent(metrics[iou_type][name]) for name in SUMMARY_NAMES))
     per_class = metrics.get("bbox", {}).get("per_class", {})
     if per_class:
         width = max(len(name) for name in per_class)
@@ -21,7 +26,7 @@ def format_ap_table(metrics: dict[str, Any]) -> str:
         rows.append(f"{'class':<{width}}  {'box AP':>7}  {'mask AP':>7}")
         masks = metrics.get("segm", {}).get("per_class", {})
         for name, box_ap in per_class.items():
-            rows.append(f"{name:<{width}}  {100 * box_ap:>7.1f}  {100 * masks.get(name, 0.0):>7.1f}")
+            rows.append(f"{name:<{width}}  {percent(box_ap)}  {percent(masks.get(name))}")
     return "\n".join(rows)
 
 
@@ -41,5 +46,5 @@ def print_epoch_summary(records: list[dict[str, Any]]) -> None:
             if train
             else (f"{'-':>8}", f"{'-':>7}", f"{'-':>9}")
         )
-        box, mask = 100 * record["bbox"]["AP"], 100 * record["segm"]["AP"]
-        print(f"{record['epoch']:>5} {loss} {box:>7.1f} {mask:>7.1f} {rate} {memory}")
+        box, mask = percent(record["bbox"]["AP"]), percent(record.get("segm", {}).get("AP"))
+        print(f"{record['epoch']:>5} {loss} {box} {mask} {rate} {memory}")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .distributed import DistributedContext, all_ranks_true
+from .distributed import DistributedContext, all_ranks_finite
 from .progress import progress_bar
 from .resources import peak_memory_mib
 
@@ -65,6 +65,8 @@ def train_one_epoch(
     """
     model.train()
     device = context.device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     sums: dict[str, float] = {}
     images_seen = 0
     start = time.perf_counter()
@@ -80,8 +82,12 @@ def train_one_epoch(
             with torch.autocast(device.type, dtype=settings.amp_dtype, enabled=settings.amp_dtype is not None):
                 losses = model(images, targets)
             loss = sum(losses.values())
-            if not all_ranks_true(bool(torch.isfinite(loss)), context):
-                terms = ", ".join(f"{name}={value.item():.4g}" for name, value in losses.items())
+            # One host sync per step: every loss term and the all-ranks finiteness flag in one transfer.
+            values = torch.stack([loss.detach().float(), *(v.detach().float() for v in losses.values())])
+            finite = all_ranks_finite(values, context)
+            host = torch.cat([values, finite[None]]).tolist()
+            if not host[-1]:
+                terms = ", ".join(f"{name}={value:.4g}" for name, value in zip(losses, host[1:], strict=False))
                 raise NonFiniteLossError(
                     f"Non-finite loss at epoch {epoch}, step {index} (global step {step}): {terms}. "
                     "Training stopped; the last checkpoint is intact. Lower --lr, add --clip-grad, or use "
@@ -96,9 +102,8 @@ def train_one_epoch(
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
-        for name, value in losses.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
-        sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+        for name, value in zip(("loss", *losses), host, strict=False):
+            sums[name] = sums.get(name, 0.0) + value
         images_seen += len(images)
         rate = images_seen * context.world_size / (time.perf_counter() - start)
         if context.is_main:

@@ -190,7 +190,7 @@ def load_state_dict_file(path: str | os.PathLike, key: str | None = None, prefix
         if key is not None:
             if not isinstance(state, Mapping) or key not in state:
                 found = sorted(state)[:10] if isinstance(state, Mapping) else type(state).__name__
-                raise KeyError(f"{path} has no entry '{key}'; its top-level entries: {found}.")
+                raise ValueError(f"{path} has no entry '{key}'; its top-level entries: {found}.")
             state = state[key]
     if prefix:
         state = {name[len(prefix) :]: value for name, value in state.items() if name.startswith(prefix)}

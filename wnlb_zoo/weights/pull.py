@@ -33,7 +33,7 @@ def pull_weight(
     """
     record = find_record(name)
     if record is None:
-        raise KeyError(f"No manifest record '{name}' in {manifest_dir()}: see `wnlb-zoo weights list`.")
+        raise ValueError(f"No manifest record '{name}' in {manifest_dir()}: see `wnlb-zoo weights list`.")
     target = mirror_path(name, mirror)
     if target is None:
         raise ValueError(f"No mirror directory: set ${MIRROR_ENV} (or pass --mirror) to where the weights should go.")

@@ -24,9 +24,9 @@ import timm
 import torch
 from safetensors.torch import load_file
 
-from ..engine.checkpoint import WEIGHTS_FILE, resolve_checkpoint
-from ..engine.detector_spec import DetectorSpec
-from .export import WeightInfo, export_model
+from ..weights.export import WeightInfo, export_model
+from .checkpoint import WEIGHTS_FILE, resolve_checkpoint
+from .detector_spec import DetectorSpec
 
 BODY_PREFIX = "backbone.body."
 
@@ -64,11 +64,29 @@ def export_training_checkpoint(
         note = f"Not trained in the detector (initial values): {', '.join(untouched)}."
         info = dataclasses.replace(info, notes=f"{info.notes} {note}".strip())
     out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"Export directory {out} exists and is not empty: choose a new or empty directory.")
     export_model(model, out / "backbone", info=info, model_args={"num_classes": 0, **spec.backbone_kwargs})
     detector = out / "detector"
     detector.mkdir(parents=True, exist_ok=False)
     shutil.copyfile(source / WEIGHTS_FILE, detector / WEIGHTS_FILE)
     spec.save(detector)
+    return out
+
+
+def replace_export(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Export ``checkpoint`` to ``out_dir``, replacing an earlier export only once the new one is complete."""
+    out = Path(out_dir)
+    staging = out.with_name(f".{out.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    export_training_checkpoint(checkpoint, staging)
+    if out.exists():
+        retired = out.with_name(f".{out.name}.retired-{os.getpid()}")
+        os.replace(out, retired)
+        os.replace(staging, out)
+        shutil.rmtree(retired)
+    else:
+        os.replace(staging, out)
     return out
 
 
