@@ -16,7 +16,7 @@ from ..detection import DetectorWeightsError
 from ..engine import CheckpointError, NonFiniteLossError
 from ..models import CheckpointMismatchError
 from ..weights import WeightIntegrityError
-from . import darken, evaluate, features, finetune, list_models, model_info, predict, weights
+from . import bench, darken, evaluate, features, finetune, list_models, model_info, predict, weights
 from .config_file import reparse_with_config
 
 #: Errors caused by what the user asked for: printed as one message. Anything else is a bug and keeps
@@ -31,7 +31,7 @@ USER_ERRORS = (
     WeightIntegrityError,
 )
 
-COMMANDS = (finetune, evaluate, predict, darken, features, weights, list_models, model_info)
+COMMANDS = (finetune, evaluate, predict, darken, features, weights, list_models, model_info, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

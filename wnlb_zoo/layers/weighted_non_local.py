@@ -148,14 +148,26 @@ def _project(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 
 def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, through the fused SDPA kernels."""
+    """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, through the fused SDPA kernels.
+
+    The flash kernels need one head size for q, k and v, else SDPA quietly falls back to the math
+    kernel and its N x N matrix. In ``gaussian`` mode q and k have C channels and v has C', so the
+    narrower side is zero-padded (zero columns change neither q . k nor the first C' outputs) and the
+    padding is sliced off the result.
+    """
+    width = value.shape[-1]
+    head = max(query.shape[-1], width)
+    if query.shape[-1] < head:
+        query, key = F.pad(query, (0, head - query.shape[-1])), F.pad(key, (0, head - key.shape[-1]))
+    if width < head:
+        value = F.pad(value, (0, head - width))
     out = F.scaled_dot_product_attention(
         query.unsqueeze(1).contiguous(),
         key.unsqueeze(1).contiguous(),
         value.unsqueeze(1).contiguous(),
         scale=1.0,
     )
-    return out.squeeze(1)
+    return out.squeeze(1)[..., :width]
 
 
 def _dot_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
