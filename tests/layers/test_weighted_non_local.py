@@ -147,3 +147,14 @@ def test_bf16_autocast_keeps_input_dtype():
         out = block(x.bfloat16())
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), block(x), atol=0.1, rtol=0.05)
+
+
+def test_dot_mode_does_not_overflow_in_float16():
+    """k^T v sums over all positions: in float16 it would overflow at detection-sized maps."""
+    query = torch.full((1, 4096, 8), 1.5, dtype=torch.float16)
+    key = value = torch.full((1, 67_200, 8), 1.5, dtype=torch.float16)
+    from wnlb_zoo.layers.weighted_non_local import _dot_attention
+
+    out = _dot_attention(query, key, value)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert out[0, 0, 0].item() == pytest.approx(8 * 1.5 * 1.5**2, rel=1e-2)  # q . (k^T v / N)

@@ -171,8 +171,14 @@ def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
 
 
 def _dot_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """sum_j (q_i . k_j) v_j / N_k, re-associated as q (k^T v) / N_k."""
-    return query @ (key.transpose(1, 2) @ value) / key.shape[1]
+    """sum_j (q_i . k_j) v_j / N_k, re-associated as q (k^T v) / N_k.
+
+    The C' x C' product ``k^T v`` sums over every position, which overflows float16 at detection
+    sizes (N = 67,200 at stride 4 of 800x1333), so it is formed in at least float32; it is tiny.
+    """
+    wide = torch.promote_types(query.dtype, torch.float32)
+    summary = key.transpose(1, 2).to(wide) @ value.to(wide) / key.shape[1]
+    return (query.to(wide) @ summary).to(query.dtype)
 
 
 def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
