@@ -18,10 +18,11 @@ import torch
 from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
+from ..models._stages import STAGE_STRIDES
 from .freezing import freeze_base_batch_norm, freeze_stages
 
 #: Strides of the maps fed to the FPN (torchvision's poolers read levels '0'..'3').
-PYRAMID_STRIDES = (4, 8, 16, 32)
+PYRAMID_STRIDES = STAGE_STRIDES
 
 
 class TimmFeaturePyramid(nn.Module):

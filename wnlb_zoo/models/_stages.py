@@ -21,6 +21,8 @@ from ..layers import NonLocalInit, NonLocalMode, WeightedNonLocalBlock
 
 #: Stages are numbered 1..4 in every family; stage k has stride 2 ** (k + 1) (1 -> 4, ..., 4 -> 32).
 STAGE_NUMBERS = (1, 2, 3, 4)
+#: Strides of the four stages: the feature pyramid a detector reads.
+STAGE_STRIDES = tuple(2 ** (number + 1) for number in STAGE_NUMBERS)
 
 
 class WnlbStagesMixin:

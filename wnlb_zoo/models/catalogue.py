@@ -21,7 +21,7 @@ import torch
 
 from ..layers import WeightedNonLocalBlock
 from ..weights.manifest import Evaluation, find_record
-from ._stages import STAGE_NUMBERS
+from ._stages import STAGE_STRIDES
 from .complexity import count_macs
 
 #: Input sizes (height, width) the MACs are counted at: the LIS protocol (its 1200x800 images shown
@@ -32,7 +32,6 @@ COUNT_SIZES: tuple[tuple[int, int], ...] = ((400, 600), (800, 1333))
 MAC_COUNTER = "torch.utils.flop_counter.FlopCounterMode (meta device)"
 
 #: Strides of the stage outputs (stage k: 2 ** (k + 1)), the maps a detection pyramid takes.
-PYRAMID_STRIDES = tuple(2 ** (number + 1) for number in STAGE_NUMBERS)
 
 _IMAGENET = {"in1k": "ImageNet-1k", "in12k": "ImageNet-12k", "in21k": "ImageNet-21k", "in22k": "ImageNet-22k"}
 
@@ -247,7 +246,7 @@ def variant_facts(name: str) -> VariantFacts:
     features = tuple(
         FeatureLevel(index, info["module"], info["num_chs"], info["reduction"])
         for index, info in enumerate(infos)
-        if info["reduction"] in PYRAMID_STRIDES
+        if info["reduction"] in STAGE_STRIDES
     )
     blocks = {key: module for key, module in model.named_modules() if isinstance(module, WeightedNonLocalBlock)}
     shapes: dict[str, list[tuple[int, int]]] = {key: [] for key in blocks}
