@@ -36,31 +36,11 @@ from timm.models import FeatureInfo, save_for_hf
 from torch import nn
 
 from .integrity import sha256_file
-from .manifest import MANIFEST_VERSION, PAPER_ID, Evaluation, WeightRecord, parse_record, write_record
-from .model_card import CardFacts, render_model_card
+from .manifest import MANIFEST_VERSION, PAPER_ID, WeightRecord, parse_record, write_record
+from .model_card import CardFacts, WeightInfo, render_model_card
 from .resolve import WEIGHTS_FILENAME
 
 _PLACEHOLDER_SHA256 = "0" * 64
-
-
-@dataclass(frozen=True)
-class WeightInfo:
-    """What an exported weight is, beyond what the model says: for its model card and manifest record.
-
-    With ``tag`` set the export also writes a manifest record, which needs every field but
-    ``base_weights`` and ``notes``: a published weight says where it came from and what it scores.
-    ``date`` defaults to the day of the export.
-    """
-
-    tag: str | None = None
-    repo_id: str | None = None
-    license: str | None = None
-    base_weights: str | None = None
-    training_data: tuple[str, ...] = ()
-    recipe: str = ""
-    metrics: tuple[Evaluation, ...] = ()
-    notes: str = ""
-    date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,15 +102,7 @@ def export_model(
         out_indices=tuple(range(len(model.feature_info)))[-4:],
         sha256=sha256,
         size=size,
-        tag=info.tag,
-        repo_id=info.repo_id,
-        license=info.license,
-        base_weights=info.base_weights,
-        training_data=tuple(info.training_data),
-        recipe=info.recipe,
-        metrics=tuple(info.metrics),
-        date=date,
-        notes=info.notes,
+        info=dataclasses.replace(info, date=date),
     )
     card = out / "README.md"
     card.write_text(render_model_card(facts), encoding="utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
@@ -32,10 +32,31 @@ _METRIC_COLUMNS = ("box_ap", "box_ap50", "box_ap75", "mask_ap", "mask_ap50", "ma
 
 
 @dataclass(frozen=True)
-class CardFacts:
-    """Everything the card states about one exported weight.
+class WeightInfo:
+    """What an exported weight is, beyond what the model says: for its model card and manifest record.
 
-    ``tag``/``repo_id`` are None for a local export that is not (yet) published; empty
+    With ``tag`` set the export also writes a manifest record, which needs every field but
+    ``base_weights`` and ``notes``: a published weight says where it came from and what it scores.
+    ``date`` defaults to the day of the export.
+    """
+
+    tag: str | None = None
+    repo_id: str | None = None
+    license: str | None = None
+    base_weights: str | None = None
+    training_data: tuple[str, ...] = ()
+    recipe: str = ""
+    metrics: tuple[Evaluation, ...] = ()
+    notes: str = ""
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Everything the card states about one exported weight: what the model and the file say, plus
+    the :class:`WeightInfo` given to the export.
+
+    ``info.tag``/``info.repo_id`` are None for a local export that is not (yet) published; empty
     ``training_data``/``metrics`` are stated as not recorded / not evaluated.
     """
 
@@ -45,19 +66,11 @@ class CardFacts:
     out_indices: tuple[int, ...]
     sha256: str
     size: int
-    tag: str | None = None
-    repo_id: str | None = None
-    license: str | None = None
-    base_weights: str | None = None
-    training_data: tuple[str, ...] = ()
-    recipe: str = ""
-    metrics: tuple[Evaluation, ...] = ()
-    date: str | None = None
-    notes: str = ""
+    info: WeightInfo = field(default_factory=WeightInfo)
 
     @property
     def title(self) -> str:
-        return f"{self.architecture}.{self.tag}" if self.tag else self.architecture
+        return f"{self.architecture}.{self.info.tag}" if self.info.tag else self.architecture
 
 
 def render_model_card(facts: CardFacts) -> str:
@@ -66,7 +79,7 @@ def render_model_card(facts: CardFacts) -> str:
 
 
 def _front_matter(facts: CardFacts) -> ModelCardData:
-    base = facts.base_weights if facts.base_weights and _HUB_ID.match(facts.base_weights) else None
+    base = facts.info.base_weights if facts.info.base_weights and _HUB_ID.match(facts.info.base_weights) else None
     results = [
         EvalResult(
             task_type="image-segmentation" if column.startswith("mask") else "object-detection",
@@ -77,14 +90,14 @@ def _front_matter(facts: CardFacts) -> ModelCardData:
             metric_value=getattr(evaluation, column),
             metric_name=f"{_column_title(column)} ({evaluation.detector})",
         )
-        for evaluation in facts.metrics
+        for evaluation in facts.info.metrics
         for column in _METRIC_COLUMNS
         if getattr(evaluation, column) is not None
     ]
     return ModelCardData(
         library_name="timm",
-        license=facts.license or "unknown",
-        datasets=list(facts.training_data) or None,
+        license=facts.info.license or "unknown",
+        datasets=list(facts.info.training_data) or None,
         base_model=base,
         tags=list(_TAGS),
         pipeline_tag="image-feature-extraction",
@@ -101,7 +114,7 @@ def _body(facts: CardFacts) -> str:
         "its stages, which denoises the features at every scale for detection and instance segmentation in the "
         "dark (Lin, Anantrasirichai and Bull, ICASSP 2025, [arXiv 2402.18307](https://arxiv.org/abs/2402.18307)). "
         "The architecture is defined by the `wnlb-zoo` package; import it before creating the model."
-        + (f"\n\n{facts.notes}" if facts.notes else ""),
+        + (f"\n\n{facts.info.notes}" if facts.info.notes else ""),
         _details(facts),
         _usage(facts),
         _evaluation(facts),
@@ -115,18 +128,18 @@ def _details(facts: CardFacts) -> str:
     rows = [
         ("Architecture", f"`{facts.architecture}`, model args `{json.dumps(facts.model_args, sort_keys=True)}`"),
         ("Parameters", f"{facts.num_params / 1e6:.2f} M"),
-        ("Base weights", f"`{facts.base_weights}`" if facts.base_weights else "none recorded (trained from scratch)"),
-        ("Training data", ", ".join(facts.training_data) or "not recorded"),
+        ("Base weights", f"`{base}`" if (base := facts.info.base_weights) else "none recorded (trained from scratch)"),
+        ("Training data", ", ".join(facts.info.training_data) or "not recorded"),
         ("Weights", f"`model.safetensors`, {facts.size:,} bytes, sha256 `{facts.sha256}`"),
-        ("Licence", facts.license or "not stated"),
+        ("Licence", facts.info.license or "not stated"),
     ]
-    if facts.date:
-        rows.append(("Date", facts.date))
+    if facts.info.date:
+        rows.append(("Date", facts.info.date))
     return "## Model details\n\n" + "\n".join(f"- **{label}:** {value}" for label, value in rows)
 
 
 def _usage(facts: CardFacts) -> str:
-    source = f"hf-hub:{facts.repo_id}" if facts.repo_id else "local-dir:/path/to/this/folder"
+    source = f"hf-hub:{facts.info.repo_id}" if facts.info.repo_id else "local-dir:/path/to/this/folder"
     snippet = (
         "```python\n"
         "import timm\n"
@@ -140,7 +153,7 @@ def _usage(facts: CardFacts) -> str:
         "```"
     )
     offline = ""
-    if facts.tag:
+    if facts.info.tag:
         offline = (
             f"\n\nWith `wnlb-zoo` installed the weight is also the registered tag `{facts.title}`: "
             f'`timm.create_model("{facts.title}", pretrained=True, features_only=True)` checks the file\'s sha256 '
@@ -151,7 +164,7 @@ def _usage(facts: CardFacts) -> str:
 
 
 def _evaluation(facts: CardFacts) -> str:
-    if not facts.metrics:
+    if not facts.info.metrics:
         return "## Evaluation\n\nNot evaluated yet."
     header = "| detector | dataset | split | " + " | ".join(_column_title(c) for c in _METRIC_COLUMNS) + " |"
     rule = "|" + "---|" * (3 + len(_METRIC_COLUMNS))
@@ -159,15 +172,15 @@ def _evaluation(facts: CardFacts) -> str:
         f"| {e.detector} | {e.dataset} | {e.split} | "
         + " | ".join("-" if getattr(e, c) is None else f"{getattr(e, c):.1f}" for c in _METRIC_COLUMNS)
         + " |"
-        for e in facts.metrics
+        for e in facts.info.metrics
     ]
     return "## Evaluation\n\nCOCO-style AP in percent.\n\n" + "\n".join([header, rule, *rows])
 
 
 def _training(facts: CardFacts) -> str:
-    if not facts.recipe:
+    if not facts.info.recipe:
         return "## Training\n\nThe training command was not recorded."
-    return f"## Training\n\nThe exact command that produced these weights:\n\n```bash\n{facts.recipe}\n```"
+    return f"## Training\n\nThe exact command that produced these weights:\n\n```bash\n{facts.info.recipe}\n```"
 
 
 def _column_title(column: str) -> str:
