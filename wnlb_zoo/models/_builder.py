@@ -7,8 +7,7 @@ from functools import partial
 from typing import Any
 
 import timm
-from timm.models import build_model_with_cfg
-from timm.models._builder import resolve_pretrained_cfg
+from timm.models import build_model_with_cfg, resolve_pretrained_cfg
 from torch import nn
 
 from ..weights.manifest import ManifestError, find_record, manifest_cfgs
