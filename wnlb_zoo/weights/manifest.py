@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import re
@@ -122,7 +123,28 @@ def load_manifest(directory: str | os.PathLike | None = None) -> dict[str, Weigh
                 "at a folder of <architecture>.<tag>.json records."
             )
         return {}
-    records = [read_record(file) for file in sorted(path.glob("*.json"))]
+    files = sorted(path.glob("*.json"))
+    state = tuple((file.name, *_stat_key(file)) for file in files)
+    return dict(_read_manifest(str(path), state))
+
+
+def _stat_key(file: Path) -> tuple[int, int, int]:
+    """What tells a changed record file from an unchanged one without reading it: mtime, size, inode."""
+    stat = file.stat()
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+@functools.lru_cache(maxsize=32)
+def _read_manifest(directory: str, state: tuple[tuple[str, int, int, int], ...]) -> dict[str, WeightRecord]:
+    """Parse the records of ``directory``, once per ``state`` (its files' names, mtimes, sizes, inodes).
+
+    ``timm.create_model`` looks a record up on every pretrained build; keying the cache on the files'
+    state lets repeated lookups skip the reading and validation while an added, removed or rewritten
+    record is still seen at the next lookup. (A record rewritten in place to the same size within
+    one tick of the file system's clock would go unnoticed; records are written once, by hand or by
+    ``wnlb-zoo weights``.) Callers get a copy of the dict; the records themselves are frozen.
+    """
+    records = [read_record(Path(directory) / name) for name, *_ in state]
     return {record.name: record for record in records}
 
 
