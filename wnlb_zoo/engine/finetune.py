@@ -176,7 +176,7 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
         scaler.load_state_dict(state["scaler"])
         restore_rng_states(state["rng"])
         start_epoch, best = state["epoch"] + 1, state["best_metric"]
-    log = RunLog(output, resume_epoch=start_epoch) if context.is_main else None
+    log = RunLog(output, resume_epoch=start_epoch if state is not None else None) if context.is_main else None
     if context.is_main:
         lr = config.effective_lr(context.world_size)
         where = f"{context.world_size} process(es) on {context.device}"

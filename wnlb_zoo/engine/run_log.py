@@ -25,7 +25,9 @@ class RunLog:
     """Appends one record per epoch to ``log.jsonl`` and ``log.csv`` (and TensorBoard) in ``output_dir``.
 
     On ``--resume`` the files are truncated to the epochs before the resumed one, so that the log of
-    a resumed run reads like that of an uninterrupted one.
+    a resumed run reads like that of an uninterrupted one. TensorBoard's step is the epoch, and its
+    writer is opened with ``purge_step=resume_epoch``: TensorBoard then discards the events that the
+    killed run wrote for the epochs being re-run, instead of showing them twice.
     """
 
     def __init__(self, output_dir: str | os.PathLike, resume_epoch: int | None = None) -> None:
@@ -37,7 +39,7 @@ class RunLog:
             lines = self.jsonl.read_text().splitlines()
             self.records = [r for r in map(json.loads, lines) if r["epoch"] < resume_epoch]
         self._rewrite()
-        self.tensorboard = _tensorboard_writer(self.output / "tensorboard")
+        self.tensorboard = _tensorboard_writer(self.output / "tensorboard", purge_step=resume_epoch)
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)
@@ -67,9 +69,9 @@ class RunLog:
             writer.writerows(rows)
 
 
-def _tensorboard_writer(directory: Path):
+def _tensorboard_writer(directory: Path, purge_step: int | None = None):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is optional
         return None
-    return SummaryWriter(str(directory))
+    return SummaryWriter(str(directory), purge_step=purge_step)
