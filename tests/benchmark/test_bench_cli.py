@@ -61,9 +61,10 @@ def test_every_part_is_measured(tiny_run):
     assert set(backbone) == {"resnet18", "wnlb_resnet18"}
     assert all(r["images_per_s"] > 0 for r in backbone.values())
     kernels = {(r["stage"], r["pass"], r["backend"]): r for r in records if r["part"] == "kernels"}
-    assert len(kernels) == 2 * 2 * 3  # stages x passes x backends
+    assert len(kernels) == 2 * 2 * 4  # stages x passes x kernels
     assert kernels[(3, "fwd+bwd", "flash")]["status"] == "ok"  # the CPU has a flash kernel ...
     assert kernels[(3, "fwd", "cudnn")]["status"].startswith("skipped: backend does not support")  # ... no cuDNN one
+    assert kernels[(3, "fwd+bwd", "blockwise")]["status"] == "ok"
     detection = {r["phase"]: r for r in records if r["part"] == "detection"}
     assert set(detection) == {"train", "inference"} and detection["inference"]["batch"] == 1
     assert "wnlb_resnet18" in stdout and "images_per_s" not in stdout  # a table, not a dump

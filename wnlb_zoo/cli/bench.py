@@ -4,8 +4,9 @@ Four parts, each selectable with ``--parts``:
 
 * layer: one wNLB per mode, the materialised textbook block ("naive") against ours, at the
   ResNet-50 stage shapes of the given image sizes, forward and forward+backward;
-* kernels: the block's attention alone (head size C' = C / 2) with SDPA restricted to one
-  backend at a time (flash, cuDNN, memory-efficient), at the same shapes;
+* kernels: the block's attention alone (head size C' = C / 2), one kernel at a time: SDPA
+  restricted to one backend (flash, cuDNN, memory-efficient) and the block's blockwise path for
+  wide heads, at the same shapes;
 * backbone: ``features_only`` inference img/s and peak memory of each wNLB model and its base;
 * detection: Mask R-CNN training img/s and peak memory, and batch-1 inference latency,
   torchvision's ``maskrcnn_resnet50_fpn`` against our builder on plain and wNLB backbones.
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     layer.add_argument("--implementations", nargs="+", choices=IMPLEMENTATIONS, help="naive and/or ours")
     layer.add_argument("--layer-batch", type=int, help="images per layer call (default 1)")
     layer.add_argument("--max-naive-gib", type=float, help="skip naive cases needing more (default: 4 on CPU)")
-    kernels = parser.add_argument_group("kernels (SDPA alone, at the layer's shapes, dtypes and passes)")
+    kernels = parser.add_argument_group("kernels (the attention alone, at the layer's shapes, dtypes and passes)")
     kernels.add_argument("--kernel-backends", nargs="+", choices=tuple(KERNEL_BACKENDS), help="default: all")
     backbone = parser.add_argument_group("backbone")
     backbone.add_argument("--backbones", nargs="+", help="wNLB models, each measured with its base (default all)")

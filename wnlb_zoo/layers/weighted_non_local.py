@@ -12,7 +12,10 @@ Memory: none of the modes materialises the N x N similarity matrix (N = H * W po
 
 * ``embedded`` / ``gaussian`` are softmax attention and run through
   :func:`torch.nn.functional.scaled_dot_product_attention` with one head and ``scale=1``, on
-  contiguous ``(B, 1, N, C')`` tensors so that the flash / memory-efficient kernels are chosen;
+  contiguous ``(B, 1, N, C')`` tensors so that the flash / cuDNN kernels are chosen; heads wider
+  than those kernels take (deep stages) run through
+  :func:`~wnlb_zoo.layers.blockwise.blockwise_attention` (the same algorithm with
+  batched matrix products, O(N) memory);
 * ``dot`` is linear in f, so ``theta (phi^T g) / N`` is computed instead, O(N C'^2);
 * ``concatenate`` uses ``f_ij = ReLU(a . theta_i + b . phi_j) / N``. For a fixed i the ReLU is
   active exactly for the j whose ``b . phi_j`` exceeds ``-a . theta_i``; sorting those scalars
@@ -27,6 +30,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .blockwise import FUSED_HEAD_LIMIT, blockwise_attention
 
 NonLocalMode = Literal["embedded", "gaussian", "dot", "concatenate"]
 NonLocalInit = Literal["default", "reference"]
@@ -148,15 +153,21 @@ def _project(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 
 def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, through the fused SDPA kernels.
+    """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, on the fastest exact path for the head size.
 
-    The flash kernels need one head size for q, k and v, else SDPA quietly falls back to the math
-    kernel and its N x N matrix. In ``gaussian`` mode q and k have C channels and v has C', so the
-    narrower side is zero-padded (zero columns change neither q . k nor the first C' outputs) and the
-    padding is sliced off the result.
+    Heads up to :data:`FUSED_HEAD_LIMIT` wide run through the fused SDPA kernels (flash / cuDNN).
+    Those need one head size for q, k and v, else SDPA quietly falls back to the math kernel and its
+    N x N matrix: in ``gaussian`` mode q and k have C channels and v has C', so the narrower side is
+    zero-padded (zero columns change neither q . k nor the first C' outputs) and the padding is
+    sliced off the result. Wider heads (the deep stages) go to :func:`blockwise_attention`, which
+    takes unequal widths as they are. On a GPU it replaces SDPA's memory-efficient kernel, whose
+    backward is slow at these widths; on the CPU it ran 1.5-3x faster than SDPA's flash kernel at
+    heads of 512 and 1,024 (see docs/benchmarks.md).
     """
     width = value.shape[-1]
     head = max(query.shape[-1], width)
+    if head > FUSED_HEAD_LIMIT:
+        return blockwise_attention(query, key, value)
     if query.shape[-1] < head:
         query, key = F.pad(query, (0, head - query.shape[-1])), F.pad(key, (0, head - key.shape[-1]))
     if width < head:
