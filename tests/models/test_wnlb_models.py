@@ -87,6 +87,19 @@ def test_stage_selection_and_block_configuration():
     assert not wnlb_blocks(plain)
 
 
+def test_per_stage_kv_stride_and_inter_ratio():
+    model = timm.create_model("wnlb_resnet18", wnlb_kv_stride=(4, 2, 1, 1), wnlb_inter_ratio=(0.5, 0.5, 0.25, 0.125))
+    blocks = [m for m in model.modules() if isinstance(m, WeightedNonLocalBlock)]
+    assert [block.kv_stride for block in blocks] == [4, 2, 1, 1]
+    assert [block.inter_channels for block in blocks] == [32, 64, 64, 64]
+
+
+@pytest.mark.parametrize("kwargs", [{"wnlb_kv_stride": (2, 1)}, {"wnlb_inter_ratio": [0.5] * 5}])
+def test_per_stage_settings_need_four_values(kwargs):
+    with pytest.raises(ValueError, match="one value for every stage or 4, one per stage"):
+        timm.create_model("wnlb_resnet18", **kwargs)
+
+
 @pytest.mark.parametrize("stages, message", [((0, 1), r"unknown stage\(s\) \[0\]"), ((5,), "numbered")])
 def test_bad_stage_numbers_are_named(stages, message):
     with pytest.raises(ValueError, match=message):

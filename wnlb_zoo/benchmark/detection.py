@@ -40,6 +40,10 @@ DETECTOR_PRESETS: dict[str, DetectorSpec] = {
     "wnlb_resnet50": DetectorSpec("ours wnlb_resnet50 (exact, stages 1-4)", "wnlb_resnet50"),
     "wnlb_resnet50_kv2": DetectorSpec("ours wnlb_resnet50 kv_stride=2", "wnlb_resnet50", {"wnlb_kv_stride": 2}),
     "wnlb_resnet50_s234": DetectorSpec("ours wnlb_resnet50 stages 2-4", "wnlb_resnet50", {"wnlb_stages": (2, 3, 4)}),
+    # Every stage attends over keys on the stride-16 grid: all four blocks, 1/16 of stage 1's exact cost.
+    "wnlb_resnet50_keys16": DetectorSpec(
+        "ours wnlb_resnet50 kv_stride=(4,2,1,1)", "wnlb_resnet50", {"wnlb_kv_stride": (4, 2, 1, 1)}
+    ),
 }
 DEFAULT_DETECTORS = tuple(DETECTOR_PRESETS)
 

@@ -87,7 +87,7 @@ def quick_config(**overrides: Any) -> BenchmarkConfig:
         backbone_size=(128, 192),
         backbone_batch=1,
         backbone_dtypes=("fp32",),
-        detectors=("torchvision_resnet50", "resnet50", "wnlb_resnet50", "wnlb_resnet50_kv2", "wnlb_resnet50_s234"),
+        detectors=DEFAULT_DETECTORS,
         detection_size=(192, 256),
         detection_batch=1,
         detection_dtype="fp32",

@@ -25,6 +25,19 @@ STAGE_NUMBERS = (1, 2, 3, 4)
 STAGE_STRIDES = tuple(2 ** (number + 1) for number in STAGE_NUMBERS)
 
 
+def per_stage(value: Any, name: str) -> tuple[Any, ...]:
+    """``value`` for each of the four stages: a single value is repeated, a sequence must have four."""
+    if isinstance(value, (int, float)):
+        return (value,) * len(STAGE_NUMBERS)
+    values = tuple(value)
+    if len(values) != len(STAGE_NUMBERS):
+        raise ValueError(
+            f"{name} takes one value for every stage or {len(STAGE_NUMBERS)}, one per stage "
+            f"{STAGE_NUMBERS}; got {value!r}."
+        )
+    return values
+
+
 class WnlbStagesMixin:
     """Builds the base network, then appends a wNLB to the stages numbered in ``wnlb_stages``.
 
@@ -32,8 +45,10 @@ class WnlbStagesMixin:
         *args: Passed to the base network.
         wnlb_stages: 1-based stages that end in a wNLB (any subset of 1..4, may be empty).
         wnlb_mode: ``'embedded'``, ``'gaussian'``, ``'dot'`` or ``'concatenate'``.
-        wnlb_inter_ratio: Embedding channels of each block as a fraction of its stage channels.
-        wnlb_kv_stride: Max-pool factor for keys/values (1 = exact attention, as in the paper).
+        wnlb_inter_ratio: Embedding channels of each block as a fraction of its stage channels;
+            one value for every stage or four, one per stage (stage 1 first).
+        wnlb_kv_stride: Max-pool factor for keys/values (1 = exact attention, as in the paper); one
+            value or four, e.g. ``(4, 2, 1, 1)`` attends over keys on the stride-16 grid at every stage.
         wnlb_init: ``'default'`` (trainable attention path) or ``'reference'`` (authors' init).
         device: Parameter device (timm factory kwargs).
         dtype: Parameter dtype (timm factory kwargs).
@@ -45,8 +60,8 @@ class WnlbStagesMixin:
         *args: Any,
         wnlb_stages: Sequence[int] = STAGE_NUMBERS,
         wnlb_mode: NonLocalMode = "embedded",
-        wnlb_inter_ratio: float = 0.5,
-        wnlb_kv_stride: int = 1,
+        wnlb_inter_ratio: float | Sequence[float] = 0.5,
+        wnlb_kv_stride: int | Sequence[int] = 1,
         wnlb_init: NonLocalInit = "default",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -59,17 +74,19 @@ class WnlbStagesMixin:
                 f"wnlb_stages {tuple(wnlb_stages)} has unknown stage(s) {unknown}: stages are numbered "
                 f"{STAGE_NUMBERS} (stride 4, 8, 16, 32)."
             )
-        if not 0 < wnlb_inter_ratio <= 4:
+        inter_ratios = per_stage(wnlb_inter_ratio, "wnlb_inter_ratio")
+        if not all(0 < ratio <= 4 for ratio in inter_ratios):
             raise ValueError(f"wnlb_inter_ratio must be in (0, 4], got {wnlb_inter_ratio}.")
+        kv_strides = per_stage(wnlb_kv_stride, "wnlb_kv_stride")
         stages, channels = self.wnlb_stage_sequentials()
         for number in sorted(set(wnlb_stages)):
             width = channels[number - 1]
             stages[number - 1].append(
                 WeightedNonLocalBlock(
                     width,
-                    inter_channels=max(round(width * wnlb_inter_ratio), 1),
+                    inter_channels=max(round(width * inter_ratios[number - 1]), 1),
                     mode=wnlb_mode,
-                    kv_stride=wnlb_kv_stride,
+                    kv_stride=kv_strides[number - 1],
                     init=wnlb_init,
                     device=device,
                     dtype=dtype,
