@@ -1,4 +1,9 @@
-"""Blockwise attention (heads wider than the fused kernels take) is exact, and the block uses it."""
+"""Blockwise attention (heads wider than the fused GPU kernels take) is exact, and the block uses it.
+
+The block takes the blockwise path on CUDA only; the CPU tests of the block route wide heads
+through it with the ``blockwise_on_cpu`` fixture; tests/benchmark/test_sdpa_backends.py checks the
+routing on a GPU.
+"""
 
 import pytest
 import torch
@@ -7,7 +12,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from wnlb_zoo.benchmark import naive_block_forward
-from wnlb_zoo.layers import WeightedNonLocalBlock, blockwise_attention
+from wnlb_zoo.layers import FUSED_HEAD_LIMIT, WeightedNonLocalBlock, blockwise_attention, weighted_non_local
 from wnlb_zoo.layers import blockwise as blockwise_module
 
 
@@ -20,6 +25,18 @@ def tiny_blocks(monkeypatch):
     """Blocks of 5 query rows for 2 x 7 keys: several blocks and a ragged last one."""
     monkeypatch.setattr(blockwise_module, "BLOCK_ELEMENTS", 2 * 7 * 5)
     assert blockwise_module.block_rows(2, 7) == 5
+
+
+@pytest.fixture
+def blockwise_on_cpu(monkeypatch):
+    """Route the block's wide heads through the blockwise path on the CPU too."""
+    monkeypatch.setattr(weighted_non_local, "uses_blockwise", lambda device, head: head > FUSED_HEAD_LIMIT)
+
+
+def test_only_wide_heads_on_cuda_take_the_blockwise_path():
+    assert weighted_non_local.uses_blockwise(torch.device("cuda", 0), FUSED_HEAD_LIMIT + 1)
+    assert not weighted_non_local.uses_blockwise(torch.device("cuda"), FUSED_HEAD_LIMIT)
+    assert not weighted_non_local.uses_blockwise(torch.device("cpu"), 4 * FUSED_HEAD_LIMIT)
 
 
 def float64_inputs(queries: int = 13, keys: int = 7, head: int = 6, width: int = 4) -> list[torch.Tensor]:
@@ -63,7 +80,9 @@ def test_half_precision_gradients_are_close_to_float64():
 
 
 @pytest.mark.parametrize("mode, channels, inter_channels", [("embedded", 16, 264), ("gaussian", 272, 8)])
-def test_block_takes_the_blockwise_path_for_wide_heads(tiny_blocks, mode, channels, inter_channels):
+def test_block_on_the_blockwise_path_matches_the_materialised_block(
+    tiny_blocks, blockwise_on_cpu, mode, channels, inter_channels
+):
     """No SDPA call at all: with SDPA restricted to a backend the CPU lacks, any call would raise."""
     torch.manual_seed(0)
     block = WeightedNonLocalBlock(channels, inter_channels=inter_channels, mode=mode, kv_stride=2).double()
@@ -76,7 +95,7 @@ def test_block_takes_the_blockwise_path_for_wide_heads(tiny_blocks, mode, channe
     torch.testing.assert_close(actual, naive_block_forward(block, x), rtol=1e-9, atol=1e-9)
 
 
-def test_compiled_wide_head_block_trains_like_eager():
+def test_compiled_wide_head_block_trains_like_eager(blockwise_on_cpu):
     torch.manual_seed(0)
     block = WeightedNonLocalBlock(16, inter_channels=264)
     with torch.no_grad():
@@ -103,7 +122,7 @@ class LargestOutput(TorchDispatchMode):
         return out
 
 
-def test_block_never_forms_the_pairwise_matrix(monkeypatch):
+def test_block_never_forms_the_pairwise_matrix(monkeypatch, blockwise_on_cpu):
     """Every tensor of a wide-head block's forward+backward is O(N C'), none N x N."""
     monkeypatch.setattr(blockwise_module, "BLOCK_ELEMENTS", 4096)
     block = WeightedNonLocalBlock(16, inter_channels=264)

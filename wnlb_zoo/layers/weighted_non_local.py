@@ -12,8 +12,8 @@ Memory: none of the modes materialises the N x N similarity matrix (N = H * W po
 
 * ``embedded`` / ``gaussian`` are softmax attention and run through
   :func:`torch.nn.functional.scaled_dot_product_attention` with one head and ``scale=1``, on
-  contiguous ``(B, 1, N, C')`` tensors so that the flash / cuDNN kernels are chosen; heads wider
-  than those kernels take (deep stages) run through
+  contiguous ``(B, 1, N, C')`` tensors so that the flash / cuDNN kernels are chosen; on CUDA,
+  heads wider than those kernels take (deep stages) run through
   :func:`~wnlb_zoo.layers.blockwise.blockwise_attention` (the same algorithm with
   batched matrix products, O(N) memory);
 * ``dot`` is linear in f, so ``theta (phi^T g) / N`` is computed instead, O(N C'^2);
@@ -152,6 +152,17 @@ def _project(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return F.linear(tokens, conv.weight.flatten(1), conv.bias)
 
 
+def uses_blockwise(device: torch.device, head: int) -> bool:
+    """Whether softmax attention with this head width runs :func:`blockwise_attention` on ``device``.
+
+    On CUDA, SDPA has no flash or cuDNN kernel for heads over :data:`FUSED_HEAD_LIMIT` and its
+    memory-efficient kernel's backward is slow there (22.8 ms per step at ResNet-50's stride 16 on
+    an H200); batched matrix products suit those few-position, wide-head shapes. The CPU's flash
+    kernel takes any width and ran faster than the blockwise path on one thread (docs/benchmarks.md).
+    """
+    return device.type == "cuda" and head > FUSED_HEAD_LIMIT
+
+
 def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, on the fastest exact path for the head size.
 
@@ -159,14 +170,12 @@ def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     Those need one head size for q, k and v, else SDPA quietly falls back to the math kernel and its
     N x N matrix: in ``gaussian`` mode q and k have C channels and v has C', so the narrower side is
     zero-padded (zero columns change neither q . k nor the first C' outputs) and the padding is
-    sliced off the result. Wider heads (the deep stages) go to :func:`blockwise_attention`, which
-    takes unequal widths as they are. On a GPU it replaces SDPA's memory-efficient kernel, whose
-    backward is slow at these widths; on the CPU it ran 1.5-3x faster than SDPA's flash kernel at
-    heads of 512 and 1,024 (see docs/benchmarks.md).
+    sliced off the result. On CUDA, heads wider than those kernels take (the deep stages) go to
+    :func:`blockwise_attention`, which takes unequal widths as they are (see :func:`uses_blockwise`).
     """
     width = value.shape[-1]
     head = max(query.shape[-1], width)
-    if head > FUSED_HEAD_LIMIT:
+    if uses_blockwise(query.device, head):
         return blockwise_attention(query, key, value)
     if query.shape[-1] < head:
         query, key = F.pad(query, (0, head - query.shape[-1])), F.pad(key, (0, head - key.shape[-1]))
