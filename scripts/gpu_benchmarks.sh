@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The GPU checks and figures of docs/benchmarks.md, in one run of a few minutes on one GPU:
+#   1. the CUDA-only tests (fused kernels really run, blockwise path accurate, no host syncs);
+#   2. the wide-head attention kernels at the stride-16/32 shapes of 800x1333, batch 8, bf16;
+#   3. Mask R-CNN training img/s, 800x1333, batch 8, bf16: torchvision against our builder on
+#      resnet50 and each wNLB configuration, with the performance targets checked.
+# Usage: scripts/gpu_benchmarks.sh OUTPUT_DIR   (JSON files and logs are written there)
+set -euo pipefail
+out=${1:?usage: scripts/gpu_benchmarks.sh OUTPUT_DIR}
+mkdir -p "$out"
+python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible')"
+
+python -m pytest -q -rs -p no:cacheprovider -k "cuda or gpu or synchronises" \
+    tests/layers tests/benchmark/test_sdpa_backends.py tests/benchmark/test_fast_paths.py 2>&1 | tee "$out/gpu_tests.log"
+
+python scripts/benchmark.py --parts kernels --sizes 800x1333 --stages 3 4 --dtypes bf16 --passes fwd fwd+bwd \
+    --layer-batch 8 --kernel-backends efficient blockwise --warmup 2 --repeats 5 \
+    --output "$out/kernels.json" --markdown 2>&1 | tee "$out/kernels.log"
+
+python scripts/benchmark.py --parts detection --no-inference --warmup 3 --repeats 6 \
+    --output "$out/detection.json" --markdown 2>&1 | tee "$out/detection.log"
