@@ -176,3 +176,27 @@ def test_channel_mismatch_is_named():
 def test_unknown_backbone_suggests_names():
     with pytest.raises(ValueError, match="Unknown backbone 'wnlb_resnet5'.*wnlb_resnet50"):
         maskrcnn("wnlb_resnet5", num_classes=2)
+
+
+def test_resnet50_detector_matches_torchvision_structurally():
+    """Ours on timm's resnet50 is torchvision's maskrcnn_resnet50_fpn(weights=None) in all but the init.
+
+    The benchmark compares the two; any extra trainable parameter, frozen or extra BatchNorm, or
+    transform difference would make ours do more work per step.
+    """
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    ours = maskrcnn("resnet50", num_classes=91, min_size=800, max_size=1333)
+    theirs = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+
+    def shapes(module):
+        return [(tuple(p.shape), p.requires_grad) for p in module.parameters()]
+
+    for part in ("backbone.body", "backbone.fpn", "rpn", "roi_heads"):
+        assert shapes(ours.get_submodule(part)) == shapes(theirs.get_submodule(part)), part
+    for model in (ours, theirs):
+        assert not any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
+    norms = [[type(m) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)] for model in (ours, theirs)]
+    assert norms[0] == norms[1]
+    for attribute in ("min_size", "max_size", "image_mean", "image_std", "size_divisible", "fixed_size"):
+        assert getattr(ours.transform, attribute) == getattr(theirs.transform, attribute), attribute
