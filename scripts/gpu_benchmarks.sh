@@ -17,5 +17,5 @@ python scripts/benchmark.py --parts kernels --sizes 800x1333 --stages 3 4 --dtyp
     --layer-batch 8 --kernel-backends efficient blockwise --warmup 2 --repeats 5 \
     --output "$out/kernels.json" --markdown 2>&1 | tee "$out/kernels.log"
 
-python scripts/benchmark.py --parts detection --no-inference --warmup 3 --repeats 6 \
+python scripts/benchmark.py --parts detection --no-inference --rounds 3 --warmup 2 --repeats 5 \
     --output "$out/detection.json" --markdown 2>&1 | tee "$out/detection.log"

@@ -10,6 +10,7 @@ import torch
 
 from wnlb_zoo.benchmark import (
     check_targets,
+    detection,
     format_report,
     measure,
     naive_block_forward,
@@ -17,6 +18,7 @@ from wnlb_zoo.benchmark import (
     parse_size,
     stage_shape,
 )
+from wnlb_zoo.benchmark.measurement import Measurement, combine
 from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock
 
 TINY = [
@@ -25,6 +27,7 @@ TINY = [
     "--max-naive-gib", "2e-7",
     "--backbones", "wnlb_resnet18", "--backbone-size", "32x48", "--backbone-batch", "1", "--backbone-dtypes", "fp32",
     "--detectors", "wnlb_resnet18", "--detection-size", "64x64", "--detection-batch", "1", "--detection-dtype", "fp32",
+    "--rounds", "2",
 ]  # fmt: skip
 
 
@@ -67,6 +70,7 @@ def test_every_part_is_measured(tiny_run):
     assert kernels[(3, "fwd+bwd", "blockwise")]["status"] == "ok"
     detection = {r["phase"]: r for r in records if r["part"] == "detection"}
     assert set(detection) == {"train", "inference"} and detection["inference"]["batch"] == 1
+    assert detection["train"]["rounds"] == 2 and len(detection["train"]["round_medians_ms"]) == 2
     assert "wnlb_resnet18" in stdout and "images_per_s" not in stdout  # a table, not a dump
 
 
@@ -111,6 +115,43 @@ def test_out_of_memory_is_a_result_not_a_crash():
 
     result = measure(step, torch.device("cpu"), warmup=0, repeats=1)
     assert result.status == "out of memory" and result.median_ms is None
+
+
+def test_detection_rounds_alternate_the_order_and_take_the_median_of_round_medians(monkeypatch):
+    """Rounds run forward, backward, forward...; each detector is on the device only while measured."""
+    turns = []
+
+    def trainee(name, image_size, channels_last):
+        model = torch.nn.Linear(2, 2)
+        return detection._Trainee(name, detection.detector_spec(name), model, torch.optim.SGD(model.parameters()))
+
+    def fake_measure(step, device, warmup, repeats):
+        name = turns[-1]
+        return Measurement("ok", median_ms=float(10 * len(turns)), min_ms=1.0, peak_mib=float(len(name)))
+
+    original_on = detection._Trainee.on
+
+    def logging_on(self, device):
+        turns.append(self.name)
+        return original_on(self, device)
+
+    monkeypatch.setattr(detection, "_trainee", trainee)
+    monkeypatch.setattr(detection, "measure", fake_measure)
+    monkeypatch.setattr(detection._Trainee, "on", logging_on)
+    records = detection.run_detection_benchmark(
+        torch.device("cpu"), ["a", "bb"], (32, 32), batch=1, dtype="fp32", rounds=3, inference=False
+    )
+    assert turns == ["a", "bb", "bb", "a", "a", "bb"]
+    first, second = records
+    assert first["round_medians_ms"] == [10.0, 40.0, 50.0] and first["median_ms"] == 40.0
+    assert second["round_medians_ms"] == [20.0, 30.0, 60.0] and second["median_ms"] == 30.0
+    assert first["min_ms"] == 1.0 and second["peak_mib"] == 2.0
+
+
+def test_combined_rounds_keep_a_failure():
+    ok = Measurement("ok", median_ms=5.0, min_ms=4.0)
+    assert combine([ok, Measurement("out of memory"), ok]).status == "out of memory"
+    assert combine([ok, Measurement("ok", median_ms=7.0, min_ms=3.0)]).min_ms == 3.0
 
 
 def test_targets_are_ratios_of_training_rates():

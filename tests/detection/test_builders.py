@@ -1,9 +1,13 @@
 """Mask R-CNN / Faster R-CNN on timm backbones: losses, predictions, freezing, weights."""
 
+from collections import Counter
+
 import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from wnlb_zoo.detection import DetectionTransform, TimmFeaturePyramid, fasterrcnn, maskrcnn, timm_feature_pyramid
@@ -200,3 +204,36 @@ def test_resnet50_detector_matches_torchvision_structurally():
     assert norms[0] == norms[1]
     for attribute in ("min_size", "max_size", "image_mean", "image_std", "size_divisible", "fixed_size"):
         assert getattr(ours.transform, attribute) == getattr(theirs.transform, attribute), attribute
+
+
+class OperatorLog(TorchDispatchMode):
+    """Counts every aten operator call with the shapes, strides and dtypes of its tensor arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        tensors = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        self.calls[str(func), tuple((tuple(t.shape), t.stride(), t.dtype) for t in tensors)] += 1
+        return func(*args, **kwargs)
+
+
+def test_resnet50_pyramid_runs_exactly_torchvisions_operators():
+    """Body + FPN, forward and backward: the same aten calls with the same shapes and strides as
+    torchvision's ``maskrcnn_resnet50_fpn`` backbone, so speed differences cannot come from our pyramid."""
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    def calls(backbone: torch.nn.Module) -> Counter:
+        x = torch.rand(2, 3, 64, 96)
+        with OperatorLog() as log:
+            features = backbone(x)
+            sum(feature.sum() for feature in features.values()).backward()
+        assert list(features) == ["0", "1", "2", "3", "pool"]
+        return log.calls
+
+    ours = calls(maskrcnn("resnet50", num_classes=91).backbone)
+    theirs = calls(maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91).backbone)
+    assert sum(ours.values()) > 500
+    assert ours == theirs, (ours - theirs, theirs - ours)

@@ -8,7 +8,8 @@ head's load does not depend on how a randomly initialised model happens to score
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from torch import nn
 from torchvision.models.detection import maskrcnn_resnet50_fpn
 
 from ..detection import maskrcnn
-from .measurement import measure, release_memory
+from .measurement import Measurement, combine, measure, release_memory
 from .precision import autocast
 
 NUM_CLASSES = 91
@@ -31,6 +32,10 @@ class DetectorSpec:
     label: str
     backbone: str | None
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def kwargs_record(self) -> dict[str, Any]:
+        """``backbone_kwargs`` as JSON values (tuples as lists)."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.backbone_kwargs.items()}
 
 
 #: Named configurations; any other name is taken as a timm backbone for our builder.
@@ -81,6 +86,42 @@ def synthetic_batch(
     return images, targets
 
 
+@dataclass
+class _Trainee:
+    """A built detector with its optimiser, kept in host memory except while it is measured."""
+
+    name: str
+    spec: DetectorSpec
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+
+    @contextlib.contextmanager
+    def on(self, device: torch.device) -> Iterator[None]:
+        """Move the model and the optimiser's state to ``device`` for the block, back to the host after it."""
+        self._move(device)
+        try:
+            yield
+        finally:
+            self._move(torch.device("cpu"))
+            release_memory(device)
+
+    def _move(self, device: torch.device) -> None:
+        self.model.to(device)  # parameters keep their identity, so the optimiser still holds them
+        for state in self.optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    state[key] = value.to(device)
+
+
+def _trainee(name: str, image_size: tuple[int, int], channels_last: bool) -> _Trainee:
+    spec = detector_spec(name)
+    torch.manual_seed(0)
+    model = build_detector(spec, image_size)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return _Trainee(name, spec, model, torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
+
+
 def run_detection_benchmark(
     device: torch.device,
     detectors: Sequence[str],
@@ -89,55 +130,69 @@ def run_detection_benchmark(
     dtype: str,
     warmup: int = 2,
     repeats: int = 5,
+    rounds: int = 1,
     channels_last: bool = False,
     inference: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Training img/s and peak memory at ``batch``, and inference latency at batch 1, per detector."""
+    """Training img/s and peak memory at ``batch``, and inference latency at batch 1, per detector.
+
+    Training is measured in ``rounds`` rounds over all detectors, in reverse order every other
+    round, so that clock or temperature drift during the run falls on every detector alike and
+    ratios between detectors are taken at the same time; a detector's time is the median of its
+    round medians. Between its turns a detector waits in host memory, so each peak is its own.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}.")
     images, targets = synthetic_batch(batch, image_size, device)
+    trainees = [_trainee(name, image_size, channels_last) for name in detectors]
+    rounds_measured: dict[str, list[Measurement]] = {trainee.name: [] for trainee in trainees}
+    for index in range(rounds):
+        for trainee in trainees if index % 2 == 0 else trainees[::-1]:
+
+            def train_step(trainee: _Trainee = trainee) -> None:
+                with autocast(device, dtype):
+                    losses = trainee.model(images, targets)
+                sum(losses.values()).backward()
+                trainee.optimizer.step()
+                trainee.optimizer.zero_grad(set_to_none=True)
+
+            with trainee.on(device):
+                trainee.model.train()
+                rounds_measured[trainee.name].append(measure(train_step, device, warmup, repeats))
+
     records = []
-    for name in detectors:
-        spec = detector_spec(name)
-        torch.manual_seed(0)
-        model = build_detector(spec, image_size).to(device)
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+    common = {"input_size": f"{image_size[0]}x{image_size[1]}", "dtype": dtype, "channels_last": channels_last}
 
-        def train_step(model: nn.Module = model, optimizer: torch.optim.Optimizer = optimizer) -> None:
-            with autocast(device, dtype):
-                losses = model(images, targets)
-            sum(losses.values()).backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+    def emit(trainee: _Trainee, phase: str, phase_batch: int, result: Measurement, **extra: Any) -> None:
+        record = {
+            "part": "detection",
+            "detector": trainee.name,
+            "label": trainee.spec.label,
+            "backbone_kwargs": trainee.spec.kwargs_record(),
+            "phase": phase,
+            "batch": phase_batch,
+            **common,
+            "images_per_s": round(phase_batch * 1000.0 / result.median_ms, 3) if result.ok else None,
+            **result.as_dict(),
+            **extra,
+        }
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
 
-        def infer_step(model: nn.Module = model) -> None:
-            with torch.inference_mode(), autocast(device, dtype):
-                model(images[:1])
+    for trainee in trainees:
+        measured = rounds_measured[trainee.name]
+        round_medians = [m.median_ms for m in measured]
+        emit(trainee, "train", batch, combine(measured), rounds=rounds, round_medians_ms=round_medians)
+    if inference:
+        for trainee in trainees:
 
-        phases = [("train", batch, train_step)] + ([("inference", 1, infer_step)] if inference else [])
-        for phase, phase_batch, step in phases:
-            model.train(phase == "train")
-            result = measure(step, device, warmup, repeats)
-            record = {
-                "part": "detection",
-                "detector": name,
-                "label": spec.label,
-                "backbone_kwargs": {
-                    key: list(value) if isinstance(value, tuple) else value
-                    for key, value in spec.backbone_kwargs.items()
-                },
-                "phase": phase,
-                "input_size": f"{image_size[0]}x{image_size[1]}",
-                "batch": phase_batch,
-                "dtype": dtype,
-                "channels_last": channels_last,
-                "images_per_s": round(phase_batch * 1000.0 / result.median_ms, 3) if result.ok else None,
-                **result.as_dict(),
-            }
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
-        del model, optimizer, train_step, infer_step
-        release_memory(device)
+            def infer_step(trainee: _Trainee = trainee) -> None:
+                with torch.inference_mode(), autocast(device, dtype):
+                    trainee.model(images[:1])
+
+            with trainee.on(device):
+                trainee.model.eval()
+                emit(trainee, "inference", 1, measure(infer_step, device, warmup, repeats))
     return records

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,11 +86,31 @@ def measure(step: Callable[[], object], device: torch.device, warmup: int, repea
     )
 
 
+def combine(measurements: Sequence[Measurement]) -> Measurement:
+    """One result for several rounds of a step: the median of their medians, the fastest call and
+    the highest peaks; the first failed round's status if any failed."""
+    failed = next((m for m in measurements if not m.ok), None)
+    if failed is not None:
+        return failed
+    return Measurement(
+        status="ok",
+        median_ms=statistics.median(m.median_ms for m in measurements),
+        min_ms=min(m.min_ms for m in measurements),
+        peak_mib=_highest(m.peak_mib for m in measurements),
+        extra_mib=_highest(m.extra_mib for m in measurements),
+    )
+
+
 def release_memory(device: torch.device) -> None:
     """Drop collectable tensors and the GPU allocator's cache between measurements."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def _highest(values: Iterable[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 def _round(value: float | None) -> float | None:

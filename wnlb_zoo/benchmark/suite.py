@@ -61,6 +61,7 @@ class BenchmarkConfig:
     detection_batch: int = 8
     detection_dtype: str = "bf16"
     detection_inference: bool = True
+    detection_rounds: int = 1
     channels_last: bool = False
     sdpa_priority: Sequence[str] = field(default_factory=tuple)
 
@@ -143,7 +144,7 @@ def run_benchmark(
         if "detection" in config.parts:
             records += run_detection_benchmark(
                 device, config.detectors, config.detection_size, config.detection_batch, config.detection_dtype,
-                inference=config.detection_inference, on_record=on_record, **common,
+                rounds=config.detection_rounds, inference=config.detection_inference, on_record=on_record, **common,
             )  # fmt: skip
     config_record = {key: _jsonable(value) for key, value in dataclasses.asdict(config).items()}
     return {"environment": environment, "config": config_record, "records": records, "targets": check_targets(records)}

@@ -43,7 +43,8 @@ _FIELDS = {
     "max_naive_gib": "max_naive_gib",
     "backbones": "backbone_models", "backbone_size": "backbone_size", "backbone_batch": "backbone_batch",
     "backbone_dtypes": "backbone_dtypes", "detectors": "detectors", "detection_size": "detection_size",
-    "detection_batch": "detection_batch", "detection_dtype": "detection_dtype", "sdpa_priority": "sdpa_priority",
+    "detection_batch": "detection_batch", "detection_dtype": "detection_dtype", "rounds": "detection_rounds",
+    "sdpa_priority": "sdpa_priority",
 }  # fmt: skip
 
 
@@ -89,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detection.add_argument("--detection-size", type=parse_size, help="image size HxW (default 800x1333)")
     detection.add_argument("--detection-batch", type=int, help="training batch (default 8)")
     detection.add_argument("--detection-dtype", choices=tuple(DTYPES), help="default bf16 (quick fp32)")
+    detection.add_argument(
+        "--rounds",
+        type=int,
+        help="measure training in this many rounds over all detectors, order reversed every other round (default 1)",
+    )
     detection.add_argument("--no-inference", action="store_true", help="skip the batch-1 inference latency")
     parser.set_defaults(handler=run)
 
