@@ -19,6 +19,7 @@ from wnlb_zoo.benchmark import (
     stage_shape,
 )
 from wnlb_zoo.benchmark.measurement import Measurement, combine
+from wnlb_zoo.benchmark.suite import BenchmarkConfig, run_benchmark
 from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock
 
 TINY = [
@@ -146,6 +147,13 @@ def test_detection_rounds_alternate_the_order_and_take_the_median_of_round_media
     assert first["round_medians_ms"] == [10.0, 40.0, 50.0] and first["median_ms"] == 40.0
     assert second["round_medians_ms"] == [20.0, 30.0, 60.0] and second["median_ms"] == 30.0
     assert first["min_ms"] == 1.0 and second["peak_mib"] == 2.0
+
+
+def test_bad_rounds_and_repeated_detectors_are_refused_up_front():
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        run_benchmark(BenchmarkConfig(parts=("layer", "detection"), detection_rounds=0), ["bench"])
+    with pytest.raises(ValueError, match="listed more than once"):
+        detection.run_detection_benchmark(torch.device("cpu"), ["resnet18", "resnet18"], (32, 32), 1, "fp32")
 
 
 def test_combined_rounds_keep_a_failure():

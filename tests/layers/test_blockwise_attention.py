@@ -51,8 +51,16 @@ def test_matches_the_materialised_softmax_over_several_blocks(tiny_blocks):
     torch.testing.assert_close(blockwise_attention(query, key, value), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_gradients_are_exact(tiny_blocks):
-    assert torch.autograd.gradcheck(blockwise_attention, tuple(float64_inputs()))
+@pytest.mark.parametrize(
+    "needs_grad", [(True, True, True), (True, False, False), (False, True, False), (False, False, True)]
+)
+def test_gradients_are_exact(tiny_blocks, needs_grad):
+    inputs = [t.detach().requires_grad_(needed) for t, needed in zip(float64_inputs(), needs_grad, strict=True)]
+    assert torch.autograd.gradcheck(blockwise_attention, tuple(inputs))
+
+
+def test_an_empty_batch_gives_an_empty_result():
+    assert blockwise_attention(*[torch.randn(0, 5, 3)] * 3).shape == (0, 5, 3)
 
 
 def test_half_precision_keeps_the_scores_in_float32():

@@ -94,7 +94,9 @@ def test_per_stage_kv_stride_and_inter_ratio():
     assert [block.inter_channels for block in blocks] == [32, 64, 64, 64]
 
 
-@pytest.mark.parametrize("kwargs", [{"wnlb_kv_stride": (2, 1)}, {"wnlb_inter_ratio": [0.5] * 5}])
+@pytest.mark.parametrize(
+    "kwargs", [{"wnlb_kv_stride": (2, 1)}, {"wnlb_inter_ratio": [0.5] * 5}, {"wnlb_kv_stride": "2222"}]
+)
 def test_per_stage_settings_need_four_values(kwargs):
     with pytest.raises(ValueError, match="one value for every stage or 4, one per stage"):
         timm.create_model("wnlb_resnet18", **kwargs)

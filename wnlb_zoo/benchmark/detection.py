@@ -45,7 +45,7 @@ DETECTOR_PRESETS: dict[str, DetectorSpec] = {
     "wnlb_resnet50": DetectorSpec("ours wnlb_resnet50 (exact, stages 1-4)", "wnlb_resnet50"),
     "wnlb_resnet50_kv2": DetectorSpec("ours wnlb_resnet50 kv_stride=2", "wnlb_resnet50", {"wnlb_kv_stride": 2}),
     "wnlb_resnet50_s234": DetectorSpec("ours wnlb_resnet50 stages 2-4", "wnlb_resnet50", {"wnlb_stages": (2, 3, 4)}),
-    # Every stage attends over keys on the stride-16 grid: all four blocks, 1/16 of stage 1's exact cost.
+    # All four blocks, keys pooled to the stride-16 grid (stage 4: its own stride-32 grid); stage 1 at 1/16 cost.
     "wnlb_resnet50_keys16": DetectorSpec(
         "ours wnlb_resnet50 kv_stride=(4,2,1,1)", "wnlb_resnet50", {"wnlb_kv_stride": (4, 2, 1, 1)}
     ),
@@ -98,12 +98,24 @@ class _Trainee:
     @contextlib.contextmanager
     def on(self, device: torch.device) -> Iterator[None]:
         """Move the model and the optimiser's state to ``device`` for the block, back to the host after it."""
-        self._move(device)
         try:
+            self._move(device)
             yield
         finally:
             self._move(torch.device("cpu"))
             release_memory(device)
+
+    def measure_on(
+        self, device: torch.device, training: bool, step: Callable[[], None], warmup: int, repeats: int
+    ) -> Measurement:
+        """:func:`measure` of ``step`` with the detector on ``device`` in training or eval mode; running out
+        of memory while moving it there is a result too."""
+        try:
+            with self.on(device):
+                self.model.train(training)
+                return measure(step, device, warmup, repeats)
+        except torch.OutOfMemoryError:
+            return Measurement(status="out of memory")
 
     def _move(self, device: torch.device) -> None:
         self.model.to(device)  # parameters keep their identity, so the optimiser still holds them
@@ -140,10 +152,13 @@ def run_detection_benchmark(
     Training is measured in ``rounds`` rounds over all detectors, in reverse order every other
     round, so that clock or temperature drift during the run falls on every detector alike and
     ratios between detectors are taken at the same time; a detector's time is the median of its
-    round medians. Between its turns a detector waits in host memory, so each peak is its own.
+    round medians. Between its turns a detector waits in host memory, so on a GPU each peak is its own.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}.")
+    repeated = sorted({name for name in detectors if list(detectors).count(name) > 1})
+    if repeated:
+        raise ValueError(f"Detector(s) {repeated} listed more than once; name each detector once.")
     images, targets = synthetic_batch(batch, image_size, device)
     trainees = [_trainee(name, image_size, channels_last) for name in detectors]
     rounds_measured: dict[str, list[Measurement]] = {trainee.name: [] for trainee in trainees}
@@ -157,9 +172,13 @@ def run_detection_benchmark(
                 trainee.optimizer.step()
                 trainee.optimizer.zero_grad(set_to_none=True)
 
-            with trainee.on(device):
-                trainee.model.train()
-                rounds_measured[trainee.name].append(measure(train_step, device, warmup, repeats))
+            result = trainee.measure_on(device, True, train_step, warmup, repeats)
+            rounds_measured[trainee.name].append(result)
+            if on_record is not None:  # progress: a killed run still shows the rounds it finished
+                on_record(
+                    {"part": "detection", "detector": trainee.name, "phase": f"train, round {index + 1}/{rounds}"}
+                    | result.as_dict()
+                )
 
     records = []
     common = {"input_size": f"{image_size[0]}x{image_size[1]}", "dtype": dtype, "channels_last": channels_last}
@@ -192,7 +211,5 @@ def run_detection_benchmark(
                 with torch.inference_mode(), autocast(device, dtype):
                     trainee.model(images[:1])
 
-            with trainee.on(device):
-                trainee.model.eval()
-                emit(trainee, "inference", 1, measure(infer_step, device, warmup, repeats))
+            emit(trainee, "inference", 1, trainee.measure_on(device, False, infer_step, warmup, repeats))
     return records

@@ -117,6 +117,8 @@ def run_benchmark(
     unknown = sorted(set(config.parts) - set(PARTS))
     if unknown:
         raise ValueError(f"Unknown benchmark part(s) {unknown}; choose from {PARTS}.")
+    if config.detection_rounds < 1:  # checked before any part runs, not after an hour of them
+        raise ValueError(f"detection rounds must be >= 1, got {config.detection_rounds}.")
     device = config.resolved_device()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

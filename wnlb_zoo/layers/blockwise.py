@@ -2,10 +2,10 @@
 
 The wNLB's deep stages attend with one head as wide as C' (512 and 1,024 for ResNet-50's
 strides 16 and 32). PyTorch's flash and cuDNN attention kernels take head sizes up to
-:data:`FUSED_HEAD_LIMIT` only; wider heads run SDPA's memory-efficient kernel, whose backward is
-slow at such widths (measured on an H200, bf16, 8 x 4,200 positions, head 512: 22.8 ms, about
-41 TFLOP/s). There the positions are few and the head is wide, which is exactly what plain batched
-matrix products do well, so this module computes
+:data:`FUSED_HEAD_LIMIT` only; wider heads run SDPA's memory-efficient kernel, which is slow at
+such widths (measured on an H200, bf16, 8 x 4,200 positions, head 512: forward+backward 24.8 ms,
+41 TFLOP/s, of which the backward is 22.8 ms). There the positions are few and the head is wide,
+which is what plain batched matrix products do well, so this module computes
 
     out_i = sum_j softmax_j(q_i . k_j) v_j        (no 1/sqrt(d) scale, as in the block)
 
@@ -16,10 +16,11 @@ block by block over the queries, the way the flash algorithm does, but with ``to
 * backward: each block's probabilities are recomputed from the log-sum-exp, then
   ``dv += p^T do``, ``ds = p * (do v^T - rowsum(do * out))``, ``dq = ds k``, ``dk += ds^T q``.
 
-Memory is O(N (C + C')) plus one block of scores, at most :data:`BLOCK_ELEMENTS` numbers, so it
-grows linearly with the positions and never holds the N x N matrix. Scores and their statistics
-are kept in float32 for half-precision inputs (as the fused kernels do): with the block's
-unscaled logits, rounding scores to bfloat16 would perturb the weights by several percent.
+Memory is O(N (C + C')) plus a few block-sized temporaries (scores, probabilities and their
+gradients, each at most :data:`BLOCK_ELEMENTS` numbers), so it grows linearly with the positions
+and never holds the N x N matrix. Scores and their statistics are kept in float32 for
+half-precision inputs (as the fused kernels do): with the block's unscaled logits, rounding
+scores to bfloat16 would perturb the weights by several percent.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import contextlib
 from typing import Any
 
 import torch
-from torch.torch_version import TorchVersion
 
 #: Widest head PyTorch's flash and cuDNN attention kernels take.
 FUSED_HEAD_LIMIT = 256
-#: Scores held at once, over the batch (64 MiB in float32); sets the query block's row count.
+#: Numbers in one block of scores, over the batch (64 MiB in float32); sets the query block's row count.
 BLOCK_ELEMENTS = 1 << 24
-#: ``torch.bmm(..., out_dtype=torch.float32)`` of half-precision inputs on CUDA (PyTorch >= 2.8).
-_BMM_OUT_DTYPE = TorchVersion(torch.__version__) >= "2.8"
+#: Whether this PyTorch has ``torch.bmm(..., out_dtype=torch.float32)`` for half-precision CUDA inputs
+#: (2.8 and later). Without it half-precision scores need float32 copies and float32 products.
+MIXED_PRECISION_BMM = "dtype" in torch.ops.aten.bmm.overloads()
 _HALF = (torch.float16, torch.bfloat16)
 
 
@@ -50,7 +51,7 @@ def blockwise_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Ten
 
 def block_rows(batch: int, keys: int) -> int:
     """Query rows per block so that one block's scores hold at most :data:`BLOCK_ELEMENTS` numbers."""
-    return max(1, BLOCK_ELEMENTS // (batch * keys))
+    return max(1, BLOCK_ELEMENTS // max(1, batch * keys))
 
 
 def _scores_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -62,7 +63,7 @@ def _bmm_wide(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     """``left @ right`` returned in :func:`_scores_dtype` (float32 accumulation and output for half inputs)."""
     if left.dtype not in _HALF:
         return torch.bmm(left, right)
-    if left.is_cuda and _BMM_OUT_DTYPE:
+    if left.is_cuda and MIXED_PRECISION_BMM:
         return torch.bmm(left, right, out_dtype=torch.float32)
     return torch.bmm(left.float(), right.float())
 
@@ -93,8 +94,10 @@ class _BlockwiseAttention(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         query, key, value, out, log_sum_exp = ctx.saved_tensors
+        needs_query, needs_key, needs_value = ctx.needs_input_grad
         batch, queries, _ = query.shape
         rows = block_rows(batch, key.shape[1])
         wide = log_sum_exp.dtype
@@ -102,17 +105,26 @@ class _BlockwiseAttention(torch.autograd.Function):
             grad_out = grad_out.to(value.dtype)
             # rowsum(do * out) = rowsum(do * (p v)) = rowsum(p * (do v^T)): the softmax backward's row term.
             row_term = (grad_out.to(wide) * out.to(wide)).sum(dim=-1, keepdim=True)
-            grad_query = torch.empty_like(query)
-            grad_key = torch.zeros(key.shape, dtype=wide, device=key.device)
-            grad_value = torch.zeros(value.shape, dtype=wide, device=value.device)
+            grad_query = torch.empty_like(query) if needs_query else None
+            grad_key = torch.zeros(key.shape, dtype=wide, device=key.device) if needs_key else None
+            grad_value = torch.zeros(value.shape, dtype=wide, device=value.device) if needs_value else None
             for start in range(0, queries, rows):
                 block = slice(start, start + rows)
                 block_query, block_grad = query[:, block], grad_out[:, block]
                 scores = _bmm_wide(block_query, key.transpose(1, 2))
                 probabilities = scores.sub_(log_sum_exp[:, block].unsqueeze(-1)).exp_()
-                grad_value += _bmm_wide(probabilities.to(value.dtype).transpose(1, 2), block_grad)
+                if grad_value is not None:
+                    grad_value += _bmm_wide(probabilities.to(value.dtype).transpose(1, 2), block_grad)
+                if not (needs_query or needs_key):
+                    continue
                 grad_probabilities = _bmm_wide(block_grad, value.transpose(1, 2))
                 grad_scores = probabilities.mul_(grad_probabilities.sub_(row_term[:, block])).to(query.dtype)
-                grad_query[:, block] = torch.bmm(grad_scores, key)
-                grad_key += _bmm_wide(grad_scores.transpose(1, 2), block_query)
-        return grad_query, grad_key.to(key.dtype), grad_value.to(value.dtype)
+                if grad_query is not None:
+                    grad_query[:, block] = torch.bmm(grad_scores, key)
+                if grad_key is not None:
+                    grad_key += _bmm_wide(grad_scores.transpose(1, 2), block_query)
+        return (
+            grad_query,
+            None if grad_key is None else grad_key.to(key.dtype),
+            None if grad_value is None else grad_value.to(value.dtype),
+        )

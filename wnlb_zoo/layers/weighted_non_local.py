@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blockwise import FUSED_HEAD_LIMIT, blockwise_attention
+from .blockwise import FUSED_HEAD_LIMIT, MIXED_PRECISION_BMM, blockwise_attention
 
 NonLocalMode = Literal["embedded", "gaussian", "dot", "concatenate"]
 NonLocalInit = Literal["default", "reference"]
@@ -156,11 +156,13 @@ def uses_blockwise(device: torch.device, head: int) -> bool:
     """Whether softmax attention with this head width runs :func:`blockwise_attention` on ``device``.
 
     On CUDA, SDPA has no flash or cuDNN kernel for heads over :data:`FUSED_HEAD_LIMIT` and its
-    memory-efficient kernel's backward is slow there (22.8 ms per step at ResNet-50's stride 16 on
-    an H200); batched matrix products suit those few-position, wide-head shapes. The CPU's flash
-    kernel takes any width and ran faster than the blockwise path on one thread (docs/benchmarks.md).
+    memory-efficient kernel is slow there (forward+backward 24.8 ms per step at ResNet-50's
+    stride 16 on an H200); batched matrix products suit those few-position, wide-head shapes, given
+    PyTorch's float32-output products of half-precision inputs (:data:`MIXED_PRECISION_BMM`). The
+    CPU's flash kernel takes any width and ran faster than the blockwise path on one thread
+    (docs/benchmarks.md).
     """
-    return device.type == "cuda" and head > FUSED_HEAD_LIMIT
+    return device.type == "cuda" and head > FUSED_HEAD_LIMIT and MIXED_PRECISION_BMM
 
 
 def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:

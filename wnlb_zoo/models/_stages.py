@@ -11,6 +11,7 @@ four stage Sequentials are (``wnlb_stage_sequentials``).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,9 +28,9 @@ STAGE_STRIDES = tuple(2 ** (number + 1) for number in STAGE_NUMBERS)
 
 def per_stage(value: Any, name: str) -> tuple[Any, ...]:
     """``value`` for each of the four stages: a single value is repeated, a sequence must have four."""
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         return (value,) * len(STAGE_NUMBERS)
-    values = tuple(value)
+    values = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
     if len(values) != len(STAGE_NUMBERS):
         raise ValueError(
             f"{name} takes one value for every stage or {len(STAGE_NUMBERS)}, one per stage "
@@ -48,7 +49,7 @@ class WnlbStagesMixin:
         wnlb_inter_ratio: Embedding channels of each block as a fraction of its stage channels;
             one value for every stage or four, one per stage (stage 1 first).
         wnlb_kv_stride: Max-pool factor for keys/values (1 = exact attention, as in the paper); one
-            value or four, e.g. ``(4, 2, 1, 1)`` attends over keys on the stride-16 grid at every stage.
+            value or four, e.g. ``(4, 2, 1, 1)`` attends over keys no finer than the stride-16 grid.
         wnlb_init: ``'default'`` (trainable attention path) or ``'reference'`` (authors' init).
         device: Parameter device (timm factory kwargs).
         dtype: Parameter dtype (timm factory kwargs).
