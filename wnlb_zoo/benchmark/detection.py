@@ -202,7 +202,7 @@ def run_detection_benchmark(
 
     for trainee in trainees:
         measured = rounds_measured[trainee.name]
-        round_medians = [m.median_ms for m in measured]
+        round_medians = [m.as_dict()["median_ms"] for m in measured]
         emit(trainee, "train", batch, combine(measured), rounds=rounds, round_medians_ms=round_medians)
     if inference:
         for trainee in trainees:
