@@ -14,16 +14,21 @@ MIB = 1024 * 1024
 
 
 def peak_rss_growth(setup: str, step: str) -> float:
-    """Peak RSS (MiB) reached while running ``step``, above the peak reached by ``setup``."""
+    """Peak RSS (MiB) reached while running ``step``, above the resident size just before it.
+
+    The high-water mark is reset before the step (:class:`wnlb_zoo.benchmark.PeakMemory`), so a
+    higher peak reached earlier (importing torch and timm, building the model) cannot hide part of
+    the step's growth, which made a plain ``ru_maxrss`` difference read low now and then.
+    """
     code = textwrap.dedent(
         f"""
-        import resource, torch, timm, wnlb_zoo
+        import torch, timm, wnlb_zoo
+        from wnlb_zoo.benchmark import PeakMemory
         torch.set_num_threads(2)
         {setup}
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        {step}
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print((after - before) / 1024)
+        with PeakMemory(torch.device("cpu")) as memory:
+            {step}
+        print(memory.extra_bytes / 2**20)
         """
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
