@@ -61,7 +61,7 @@ def run_backbone_benchmark(
                     "batch": batch,
                     "dtype": dtype,
                     "channels_last": channels_last,
-                    "images_per_s": round(batch * 1000.0 / result.median_ms, 3) if result.ok else None,
+                    "images_per_s": result.images_per_s(batch),
                     **result.as_dict(),
                 }
                 records.append(record)

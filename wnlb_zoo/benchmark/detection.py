@@ -192,7 +192,7 @@ def run_detection_benchmark(
             "phase": phase,
             "batch": phase_batch,
             **common,
-            "images_per_s": round(phase_batch * 1000.0 / result.median_ms, 3) if result.ok else None,
+            "images_per_s": result.images_per_s(phase_batch),
             **result.as_dict(),
             **extra,
         }

@@ -39,6 +39,10 @@ class Measurement:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def images_per_s(self, batch: int) -> float | None:
+        """Throughput of a step that processes ``batch`` images (``None`` unless ok)."""
+        return round(batch * 1000.0 / self.median_ms, 3) if self.ok else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
