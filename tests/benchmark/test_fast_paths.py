@@ -59,10 +59,13 @@ def test_compiled_backbone_in_channels_last_matches_eager():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("mode", ["embedded", "gaussian", "dot", "concatenate"])
-def test_block_never_synchronises_with_the_host(mode):
-    block = WeightedNonLocalBlock(64, mode=mode, kv_stride=2).cuda()
-    x = torch.randn(2, 64, 16, 20, device="cuda", requires_grad=True)
+@pytest.mark.parametrize(
+    "mode, channels",
+    [("embedded", 64), ("gaussian", 64), ("dot", 64), ("concatenate", 64), ("embedded", 1024)],  # 1024: blockwise
+)
+def test_block_never_synchronises_with_the_host(mode, channels):
+    block = WeightedNonLocalBlock(channels, mode=mode, kv_stride=2).cuda()
+    x = torch.randn(2, channels, 16, 20, device="cuda", requires_grad=True)
     block(x).sum().backward()  # warm up (lazy initialisation may synchronise once)
     torch.cuda.set_sync_debug_mode("error")
     try:
