@@ -49,6 +49,10 @@ DETECTOR_PRESETS: dict[str, DetectorSpec] = {
     "wnlb_resnet50_keys16": DetectorSpec(
         "ours wnlb_resnet50 kv_stride=(4,2,1,1)", "wnlb_resnet50", {"wnlb_kv_stride": (4, 2, 1, 1)}
     ),
+    # All four blocks, keys on the stride-32 grid: stage 1 at 1/64 of its exact cost.
+    "wnlb_resnet50_keys32": DetectorSpec(
+        "ours wnlb_resnet50 kv_stride=(8,4,2,1)", "wnlb_resnet50", {"wnlb_kv_stride": (8, 4, 2, 1)}
+    ),
 }
 DEFAULT_DETECTORS = tuple(DETECTOR_PRESETS)
 

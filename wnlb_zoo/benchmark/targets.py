@@ -22,6 +22,7 @@ SPEED_TARGETS: tuple[SpeedTarget, ...] = (
     SpeedTarget("wnlb_resnet50_kv2", "resnet50", 0.85),
     SpeedTarget("wnlb_resnet50_s234", "resnet50", 0.85),
     SpeedTarget("wnlb_resnet50_keys16", "resnet50", 0.85),
+    SpeedTarget("wnlb_resnet50_keys32", "resnet50", 0.85),
 )
 
 
