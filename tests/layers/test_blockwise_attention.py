@@ -152,14 +152,15 @@ def test_cuda_half_precision_is_accurate_and_never_synchronises(monkeypatch):
     inputs = [torch.randn(2, 700, 512, generator=generator) for _ in range(3)]
     grad = torch.randn(2, 700, 512, generator=generator)
     half = [t.cuda().to(torch.bfloat16).requires_grad_() for t in inputs]
+    half_grad = grad.cuda().to(torch.bfloat16)  # copied before the check: a pageable host copy synchronises
     exact = [t.to(torch.bfloat16).double().requires_grad_() for t in inputs]
-    blockwise_attention(*half).backward(grad.cuda().to(torch.bfloat16))  # warm up (lazy initialisation)
+    blockwise_attention(*half).backward(half_grad)  # warm up (lazy initialisation)
     for tensor in half:
         tensor.grad = None
     torch.cuda.set_sync_debug_mode("error")
     try:
         out = blockwise_attention(*half)
-        out.backward(grad.cuda().to(torch.bfloat16))
+        out.backward(half_grad)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     expected = reference(*exact)

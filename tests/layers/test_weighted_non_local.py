@@ -134,10 +134,14 @@ def test_device_and_dtype_factory_kwargs():
     assert all(p.is_meta for p in meta.parameters())
 
 
-def test_channels_last_input_gives_same_result():
+def test_either_layout_gives_the_same_channels_last_result():
+    """The block computes in channels_last (one layout for tokens, norm and gate) and returns that layout."""
     block = randomised_block("embedded").float()
     x = torch.randn(2, 12, 7, 9)
-    torch.testing.assert_close(block(x.to(memory_format=torch.channels_last)), block(x))
+    from_nchw, from_channels_last = block(x), block(x.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(from_channels_last, from_nchw)
+    assert from_nchw.is_contiguous(memory_format=torch.channels_last)
+    assert from_channels_last.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_bf16_autocast_keeps_input_dtype():
