@@ -194,3 +194,22 @@ def test_resume_of_a_pretrained_run_takes_its_settings_from_the_run(tmp_path, mo
     assert [json.loads(line)["epoch"] for line in (output / "log.jsonl").read_text().splitlines()] == [1, 2]
     spec = json.loads((output / "last" / "detector.json").read_text())
     assert spec["frozen_batch_norm"] is True and spec["trainable_backbone_layers"] == 3
+
+
+def test_channels_last_run_trains_to_the_same_weights(tmp_path, tiny_run_args):
+    """``--channels-last`` changes the memory layout, not the training: same weights up to rounding."""
+    plain, channels_last = tmp_path / "plain", tmp_path / "channels_last"
+    assert main(tiny_run_args(plain, 1, "--no-export")) == 0
+    assert main(tiny_run_args(channels_last, 1, "--no-export", "--channels-last")) == 0
+    assert json.loads((channels_last / "args.json").read_text())["channels_last"] is True
+    expected = load_file(str(plain / "last" / "model.safetensors"))
+    actual = load_file(str(channels_last / "last" / "model.safetensors"))
+    assert expected.keys() == actual.keys()
+    changed = [key for key in expected if not torch.equal(expected[key], actual[key])]
+    assert changed, "no weight differs at all: the option did not reach the model"
+    # Rounding differs between the layouts' kernels; the training itself must not.
+    difference = torch.cat([(actual[key].double() - expected[key].double()).flatten() for key in expected])
+    weights = torch.cat([expected[key].double().flatten() for key in expected])
+    assert difference.norm() < 1e-3 * weights.norm()
+    losses = [json.loads((run / "log.jsonl").read_text())["train"]["loss"] for run in (plain, channels_last)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-3)

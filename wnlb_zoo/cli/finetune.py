@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--seed", type=int, default=d.seed)
     run.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across torchrun processes")
+    run.add_argument(
+        "--channels-last", action="store_true", help="train in channels_last memory format (faster on recent GPUs)"
+    )
     run.add_argument("--output", default=d.output, help="run directory (default: %(default)s)")
     run.add_argument(
         "--resume", nargs="?", const="auto", default=None, help="continue from --output's last checkpoint, or PATH"

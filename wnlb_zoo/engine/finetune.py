@@ -81,6 +81,7 @@ class FinetuneConfig:
     workers: int = 2
     seed: int = 0
     sync_bn: bool = False
+    channels_last: bool = False
     output: str = "runs/finetune"
     resume: str | None = None
     eval_batch_size: int = 2
@@ -139,6 +140,8 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     elif config.weights:
         load_detector_weights(model, config.weights)
     model.to(context.device)
+    if config.channels_last:  # weights in NHWC; convolutions then run NHWC (docs/benchmarks.md)
+        model.to(memory_format=torch.channels_last)
     if config.sync_bn and context.distributed:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ddp_model = DistributedDataParallel(model, device_ids=_device_ids(context)) if context.distributed else model

@@ -58,6 +58,9 @@ class WeightedNonLocalBlock(nn.Module):
         norm_layer: Normalisation after W_z (BatchNorm2d in the paper).
         device: Device of the parameters (timm's factory kwargs).
         dtype: Dtype of the parameters (timm's factory kwargs).
+
+    The output has the input's shape and dtype and is channels_last in memory whatever the input's
+    layout (see :meth:`forward`); layers after the block then run channels_last too.
     """
 
     def __init__(
