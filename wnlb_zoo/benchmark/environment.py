@@ -30,12 +30,16 @@ def device_name(device: torch.device) -> str:
     return f"{model} ({os.cpu_count()} logical cores)"
 
 
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, when it is a git checkout."""
+def git_commit(source: Path | None = None) -> str | None:
+    """The commit of the git checkout holding ``source`` (default: this package), if it is one.
+
+    ``-dirty`` is appended when tracked files differ from that commit: the figures then come from
+    a tree no commit holds (or from a copy whose ``.git`` lags behind its files).
+    """
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
+            ["git", "describe", "--always", "--abbrev=7", "--dirty"],
+            cwd=source or Path(__file__).resolve().parent,
             capture_output=True,
             text=True,
             timeout=10,
