@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from wnlb_zoo.benchmark.detection import DETECTOR_PRESETS, build_detector, detector_spec, synthetic_batch
+from wnlb_zoo.benchmark.detection import DETECTOR_PRESETS, build_detector, detector_spec, synthetic_batch, train_step
 from wnlb_zoo.benchmark.environment import device_name
-from wnlb_zoo.benchmark.precision import DTYPES, autocast
+from wnlb_zoo.benchmark.precision import DTYPES
+from wnlb_zoo.benchmark.shapes import parse_size
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,7 +30,7 @@ def parse_args() -> argparse.Namespace:
         default=["resnet50", "wnlb_resnet50"],
         help=f"presets {sorted(DETECTOR_PRESETS)} or timm backbone names",
     )
-    parser.add_argument("--size", default="800x1333", help="input HxW (default 800x1333)")
+    parser.add_argument("--size", type=parse_size, default=(800, 1333), help="input HxW (default 800x1333)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -49,21 +50,14 @@ def profile_training(
     model = build_detector(detector_spec(name), images[0].shape[-2:]).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
 
-    def step() -> None:
-        with autocast(device, args.dtype):
-            losses = model(images, targets)
-        sum(losses.values()).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     for _ in range(args.warmup):
-        step()
+        train_step(model, optimizer, images, targets, device, args.dtype)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     with profile(activities=activities) as profiler:
         for _ in range(args.steps):
-            step()
+            train_step(model, optimizer, images, targets, device, args.dtype)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     return profiler
@@ -72,10 +66,10 @@ def profile_training(
 def main() -> None:
     args = parse_args()
     device = torch.device(args.device)
-    height, width = (int(side) for side in args.size.split("x"))
-    images, targets = synthetic_batch(args.batch, (height, width), device)
+    images, targets = synthetic_batch(args.batch, args.size, device)
     sort_by = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    print(f"device: {device_name(device)}; torch {torch.__version__}; {args.size}, batch {args.batch}, {args.dtype}")
+    size = "x".join(map(str, args.size))
+    print(f"device: {device_name(device)}; torch {torch.__version__}; {size}, batch {args.batch}, {args.dtype}")
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
     for name in args.detectors:

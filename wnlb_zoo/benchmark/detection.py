@@ -138,6 +138,22 @@ def _trainee(name: str, image_size: tuple[int, int], channels_last: bool) -> _Tr
     return _Trainee(name, spec, model, torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9))
 
 
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: list[torch.Tensor],
+    targets: list[dict[str, torch.Tensor]],
+    device: torch.device,
+    dtype: str,
+) -> None:
+    """One training step of a detector: forward under :func:`autocast`, backward of the summed losses, update."""
+    with autocast(device, dtype):
+        losses = model(images, targets)
+    sum(losses.values()).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def run_detection_benchmark(
     device: torch.device,
     detectors: Sequence[str],
@@ -169,14 +185,10 @@ def run_detection_benchmark(
     for index in range(rounds):
         for trainee in trainees if index % 2 == 0 else trainees[::-1]:
 
-            def train_step(trainee: _Trainee = trainee) -> None:
-                with autocast(device, dtype):
-                    losses = trainee.model(images, targets)
-                sum(losses.values()).backward()
-                trainee.optimizer.step()
-                trainee.optimizer.zero_grad(set_to_none=True)
+            def step(trainee: _Trainee = trainee) -> None:
+                train_step(trainee.model, trainee.optimizer, images, targets, device, dtype)
 
-            result = trainee.measure_on(device, True, train_step, warmup, repeats)
+            result = trainee.measure_on(device, True, step, warmup, repeats)
             rounds_measured[trainee.name].append(result)
             if on_record is not None:  # progress: a killed run still shows the rounds it finished
                 on_record(

@@ -119,7 +119,7 @@ class WeightedNonLocalBlock(nn.Module):
         # The block works in channels_last, where its (B, N, C) tokens are a free view of x and its
         # output, norm and gate share one layout. An NCHW input costs one copy (the token copy any
         # layout needs) and the result stays channels_last, like a channels_last convolution's:
-        # converting back, or mixing layouts in the gate, ran 25-40% slower on an H200.
+        # converting back, or mixing layouts in the gate, was slower on an H200 (docs/benchmarks.md).
         x = x.contiguous(memory_format=torch.channels_last)
         tokens = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
         value = self._pool(_project(tokens, self.g), height, width)
