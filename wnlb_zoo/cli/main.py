@@ -29,6 +29,9 @@ USER_ERRORS = (
     DetectorWeightsError,
     NonFiniteLossError,
     WeightIntegrityError,
+    PermissionError,  # a read-only or foreign output path
+    IsADirectoryError,
+    NotADirectoryError,
 )
 
 COMMANDS = (finetune, evaluate, predict, darken, features, weights, list_models, model_info, bench)
@@ -48,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``wnlb-zoo``; errors the user can fix are printed without a traceback."""
+    """Run ``wnlb-zoo``; errors the user can fix are printed without a traceback.
+
+    A command interrupted with Ctrl-C exits with 130 after one line; a command that can say what
+    its interruption kept (``finetune``: the last intact checkpoint) raises a ``KeyboardInterrupt``
+    whose message says so.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -58,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"wnlb-zoo {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line (a command may say what survived), exit 130
+        print(f"wnlb-zoo {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

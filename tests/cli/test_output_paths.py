@@ -1,0 +1,64 @@
+"""Output paths are checked before a command works: each failure names the option and the path."""
+
+from __future__ import annotations
+
+import pytest
+
+from wnlb_zoo.cli.main import main
+from wnlb_zoo.cli.output_paths import OutputPathError, writable_directory, writable_file
+
+
+def test_directory_is_created_and_returned(tmp_path):
+    target = tmp_path / "a" / "b"
+    assert writable_directory(target, "--output") == target
+    assert target.is_dir()
+
+
+def test_directory_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    with pytest.raises(OutputPathError, match=r"--output .*taken is a file"):
+        writable_directory(target, "--output")
+
+
+def test_unwritable_directory_is_refused(unwritable_dir):
+    with pytest.raises(OutputPathError, match=r"--output .* cannot be written"):
+        writable_directory(unwritable_dir / "run", "--output")
+
+
+def test_file_that_is_a_folder_is_refused(tmp_path):
+    with pytest.raises(OutputPathError, match=r"--out .* is a folder"):
+        writable_file(tmp_path, "--out")
+
+
+def test_file_below_a_file_is_refused(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(OutputPathError, match=r"is a file, not a folder"):
+        writable_file(tmp_path / "plain" / "metrics.json", "--output")
+
+
+def test_file_in_unwritable_folder_is_refused(unwritable_dir):
+    with pytest.raises(OutputPathError, match="cannot be written"):
+        writable_file(unwritable_dir / "metrics.json", "--output")
+
+
+def test_keyboard_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):
+    from wnlb_zoo.cli import list_models
+
+    def interrupted(args):
+        raise KeyboardInterrupt("stopped; resume with X")
+
+    monkeypatch.setattr(list_models, "run", interrupted)  # read when main() builds its parser
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err.strip() == "wnlb-zoo list: stopped; resume with X"
+
+
+def test_permission_error_is_a_message_not_a_traceback(monkeypatch, capsys):
+    from wnlb_zoo.cli import list_models
+
+    def denied(args):
+        raise PermissionError(13, "Permission denied", "/somewhere/out.json")
+
+    monkeypatch.setattr(list_models, "run", denied)
+    assert main(["list"]) == 2
+    assert "Permission denied: '/somewhere/out.json'" in capsys.readouterr().err
