@@ -208,6 +208,12 @@ def _break(content: dict, case: str) -> None:
         del content["images"][0]["file_name"]
     elif case == "counts":
         annotations[2]["segmentation"]["counts"] = [3, 4]
+    elif case == "garbage_rle":
+        annotations[3]["segmentation"]["counts"] = "garbage!!"
+    elif case == "cut_rle":
+        annotations[7]["segmentation"]["counts"] = annotations[7]["segmentation"]["counts"] + "a"
+    elif case == "short_rle":
+        annotations[3]["segmentation"]["counts"] = annotations[3]["segmentation"]["counts"][:-1]
 
 
 @pytest.mark.parametrize(
@@ -222,6 +228,9 @@ def _break(content: dict, case: str) -> None:
         ("duplicate", "duplicate image 'id' 10"),
         ("file_name", "has no 'file_name'"),
         ("counts", "'counts' cover 7 pixels"),
+        ("garbage_rle", "(id 3): RLE 'segmentation' 'counts' is not a compressed RLE string"),
+        ("cut_rle", "(id 7): RLE 'segmentation' 'counts' is not a compressed RLE string: its last number is cut"),
+        ("short_rle", "(id 3): RLE 'segmentation' 'counts' cover"),
     ],
 )
 def test_malformed_file_names_file_and_field(coco_files, case, expected):
@@ -249,30 +258,83 @@ def test_missing_annotation_file(tmp_path):
         CocoInstances(tmp_path, tmp_path / "absent.json")
 
 
+def _break_image(path: Path, case: str) -> None:
+    """Damage the image file ``path`` (a PNG of the fixture) as ``case`` says."""
+    if case == "missing":
+        path.unlink()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "not_an_image":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    elif case == "cut_png":
+        path.write_bytes(path.read_bytes()[:-20])
+    elif case == "cut_jpeg":
+        picture = np.random.default_rng(1).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+        Image.fromarray(picture).save(path, format="JPEG")
+        path.write_bytes(path.read_bytes()[:-40])
+    elif case == "wrong_size":
+        Image.new("RGB", (WIDTH + 2, HEIGHT)).save(path)
+
+
+BAD_IMAGES = [
+    ("missing", "image file not found"),
+    ("empty", "empty (0 bytes)"),
+    ("not_an_image", "cannot decode"),
+    ("cut_png", "truncated"),
+    ("cut_jpeg", "truncated"),
+    ("wrong_size", "is 8x12 but image id 10 is 8x10 ('height' x 'width')"),
+]
+
+
+@pytest.mark.parametrize(("case", "expected"), BAD_IMAGES)
+def test_bad_image_files_are_found_when_the_dataset_is_built(coco_files, case, expected):
+    images_dir, annotation_file, _ = coco_files
+    _break_image(images_dir / "rgb.png", case)
+    with pytest.raises(ImageReadError) as error:
+        CocoInstances(images_dir, annotation_file)
+    message = str(error.value)
+    assert message.startswith(f"{annotation_file}: 1 of the 3 image(s) cannot be used")
+    assert str(images_dir / "rgb.png") in message and expected in message
+
+
+def test_every_bad_image_is_counted_and_the_first_are_named(coco_files):
+    images_dir, annotation_file, _ = coco_files
+    for name in ("rgb.png", "sub/gray.png", "rgba.png"):
+        (images_dir / name).unlink()
+    with pytest.raises(ImageReadError, match=r"3 of the 3 image\(s\)") as error:
+        CocoInstances(images_dir, annotation_file)
+    assert all(str(images_dir / name) in str(error.value) for name in ("rgb.png", "sub/gray.png", "rgba.png"))
+
+
+def test_images_left_out_of_the_items_are_not_checked(coco_files):
+    images_dir, annotation_file, _ = coco_files
+    (images_dir / "sub" / "gray.png").unlink()  # image 3 has no annotations, image 7 only a degenerate one
+    (images_dir / "rgba.png").unlink()
+    assert CocoInstances(images_dir, annotation_file, keep_empty=False).ids == [10]
+
+
 @pytest.mark.parametrize(
-    ("content", "error_type", "expected"),
+    ("case", "error_type", "expected"),
     [
-        (b"", ImageReadError, "empty"),
-        (b"\x89PNG\r\n\x1a\n this is not a png", ImageReadError, "cannot decode"),
-        (None, FileNotFoundError, "not found"),
+        ("missing", FileNotFoundError, "not found"),
+        ("empty", ImageReadError, "empty"),
+        ("not_an_image", ImageReadError, "cannot decode"),
+        ("cut_jpeg", ImageReadError, "truncated"),
     ],
 )
-def test_bad_image_file_is_named(coco_files, content, error_type, expected):
+def test_bad_image_read_later_names_the_file_and_the_annotation_file(coco_files, case, error_type, expected):
     images_dir, annotation_file, _ = coco_files
-    path = images_dir / "rgb.png"
-    if content is None:
-        path.unlink()
-    else:
-        path.write_bytes(content)
     dataset = CocoInstances(images_dir, annotation_file)
+    _break_image(images_dir / "rgb.png", case)  # after the check, e.g. changed during a run
     with pytest.raises(error_type, match=expected) as error:
         dataset[2]
-    assert str(path) in str(error.value)
+    assert str(error.value).startswith(f"{annotation_file}: image id 10: ")
+    assert str(images_dir / "rgb.png") in str(error.value)
 
 
-def test_image_size_must_match_the_annotation(coco_files):
+def test_image_size_is_checked_on_access_without_the_file_check(coco_files):
     images_dir, annotation_file, _ = coco_files
     Image.new("RGB", (WIDTH + 2, HEIGHT)).save(images_dir / "rgb.png")
     with pytest.raises(AnnotationError, match="rgb.png") as error:
-        CocoInstances(images_dir, annotation_file)[2]
+        CocoInstances(images_dir, annotation_file, check_images=False)[2]
     assert "'height' x 'width'" in str(error.value)

@@ -15,8 +15,11 @@ COCO files:
 - crowd regions are kept with ``iscrowd=1``: a training loop leaves them out of the loss and COCO
   evaluation uses them to ignore detections inside them.
 
-The file is checked when the dataset is built (:func:`~wnlb_zoo.data.coco_format.read_coco_instances`);
-images are read on access.
+The file is checked when the dataset is built (:func:`~wnlb_zoo.data.coco_format.read_coco_instances`),
+and so, cheaply, are the image files (:func:`~wnlb_zoo.data.image_io.image_size`: present, of a
+known kind, not cut off, of the annotated size), so that a bad file stops a run before training
+rather than in a loader worker. Images are read on access; an error then names the file, the
+image id and the annotation file.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from pycocotools.coco import COCO
 from torch.utils.data import Dataset
 
 from .coco_format import AnnotationError, read_coco_instances
-from .image_io import read_image
+from .image_io import ImageReadError, image_size, read_image
 from .target import PairTransform, Target, empty_target
 
 _log = logging.getLogger(__name__)
+_PROBLEMS_SHOWN = 3  # bad image files named in full by the construction-time check
 
 
 class CocoInstances(Dataset):
@@ -51,6 +55,8 @@ class CocoInstances(Dataset):
             :mod:`wnlb_zoo.data.transforms`.
         keep_empty: keep images that have no annotation left (after dropping degenerate boxes).
             Images whose only annotations are crowd regions count as annotated.
+        check_images: check every item's image file from its header when the dataset is built
+            (ImageReadError listing the bad files); off for an annotation file whose images are absent.
 
     Attributes:
         coco: the pycocotools ``COCO`` object of the file (original ids), for evaluation.
@@ -67,6 +73,7 @@ class CocoInstances(Dataset):
         annotation_file: str | os.PathLike,
         transforms: PairTransform | None = None,
         keep_empty: bool = True,
+        check_images: bool = True,
     ) -> None:
         self.images_dir = Path(images_dir)
         self.annotation_file = Path(annotation_file)
@@ -104,6 +111,8 @@ class CocoInstances(Dataset):
                 self.annotation_file,
                 self.num_degenerate_dropped,
             )
+        if check_images:
+            self._check_images()
 
     @property
     def num_classes(self) -> int:
@@ -114,6 +123,13 @@ class CocoInstances(Dataset):
     def num_instances(self) -> int:
         """Number of annotations the items hold (crowd regions included, degenerate boxes not)."""
         return sum(len(self._kept_annotations[image_id]) for image_id in self.ids)
+
+    @property
+    def num_objects(self) -> int:
+        """Number of annotations the items hold that a detector learns from (crowd regions excluded)."""
+        return sum(
+            not annotation["iscrowd"] for image_id in self.ids for annotation in self._kept_annotations[image_id]
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -150,8 +166,11 @@ class CocoInstances(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
         path = self.image_path(index)
-        image = read_image(path)
         info = self.coco.imgs[self.ids[index]]
+        try:
+            image = read_image(path)
+        except (FileNotFoundError, ImageReadError) as error:
+            raise type(error)(f"{self.annotation_file}: image id {info['id']}: {error}") from None
         if tuple(image.shape[1:]) != (info["height"], info["width"]):
             raise AnnotationError(
                 f"{self.annotation_file}: image id {info['id']} is {info['height']}x{info['width']} "
@@ -161,6 +180,30 @@ class CocoInstances(Dataset):
         if self.transforms is not None:
             image, target = self.transforms(image, target)
         return image, target
+
+    def _check_images(self) -> None:
+        """Raise ImageReadError naming every item whose image file is missing, unreadable, cut off or
+        not of the annotated size (the first few in full)."""
+        problems = []
+        for image_id in self.ids:
+            info = self.coco.imgs[image_id]
+            path = self.images_dir / info["file_name"]
+            try:
+                size = image_size(path)
+            except (FileNotFoundError, ImageReadError) as error:
+                problems.append(str(error))
+                continue
+            if size != (info["height"], info["width"]):
+                problems.append(
+                    f"{path} is {size[0]}x{size[1]} but image id {image_id} is {info['height']}x{info['width']} "
+                    "('height' x 'width')"
+                )
+        if problems:
+            listed = "; ".join(problems[:_PROBLEMS_SHOWN]) + ("; ..." if len(problems) > _PROBLEMS_SHOWN else "")
+            raise ImageReadError(
+                f"{self.annotation_file}: {len(problems)} of the {len(self.ids)} image(s) cannot be used: {listed}. "
+                "Replace the files, or remove their entries from the annotation file."
+            )
 
     def _decode_mask(self, annotation: dict) -> np.ndarray:
         # annToMask covers polygons, uncompressed RLE (list counts) and compressed RLE (string counts).

@@ -10,7 +10,8 @@ What is checked: the three top-level lists; every image has an integer ``id`` (u
 (unique) and a ``name``; every annotation has a unique integer ``id``, an ``image_id`` among the
 images, a ``category_id`` among the categories, a ``bbox`` of four finite numbers, a
 ``segmentation`` that is either polygons (lists of at least three x, y pairs) or RLE (``counts``
-and a ``size`` equal to the image's ``[height, width]``), and, when present, ``iscrowd`` in {0, 1}
+and a ``size`` equal to the image's ``[height, width]``, the runs covering exactly its pixels; a
+compressed ``counts`` string is decoded to check it), and, when present, ``iscrowd`` in {0, 1}
 and a numeric ``area``.
 """
 
@@ -22,6 +23,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
+
+from .rle import compressed_rle_counts
 
 
 class AnnotationError(ValueError):
@@ -167,10 +170,16 @@ def _check_segmentation(annotation: dict, image_size: tuple[int, int], where: st
         if list(size or ()) != list(image_size):
             fail(f"{where}: RLE 'segmentation' 'size' {size!r} is not the image's [height, width] {list(image_size)}")
         if isinstance(counts, list):
-            if not all(isinstance(c, int) and c >= 0 for c in counts):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
                 fail(f"{where}: RLE 'segmentation' 'counts' must be non-negative integers")
-            if sum(counts) != image_size[0] * image_size[1]:
-                pixels = image_size[0] * image_size[1]
-                fail(f"{where}: RLE 'segmentation' 'counts' cover {sum(counts)} pixels, the image has {pixels}")
+            covered = sum(counts)
+        else:
+            try:
+                covered = int(compressed_rle_counts(counts).sum())
+            except ValueError as error:
+                fail(f"{where}: RLE 'segmentation' 'counts' is not a compressed RLE string: {error}")
+        pixels = image_size[0] * image_size[1]
+        if covered != pixels:
+            fail(f"{where}: RLE 'segmentation' 'counts' cover {covered} pixels, the image has {pixels}")
         return
     fail(f"{where}: 'segmentation' must be a list of polygons or an RLE object, got {type(segmentation).__name__}")

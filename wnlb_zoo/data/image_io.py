@@ -6,6 +6,9 @@ palette and CMYK pictures are converted to RGB; an alpha channel is dropped (not
 16-bit pictures (e.g. the PNGs of a RAW variant) keep their precision: they are scaled by 1/65535.
 Stored pixels are used as they are: EXIF orientation is not applied, as COCO-style annotations
 refer to the stored pixel grid.
+
+:func:`image_size` reads a file's size from its header and checks cheaply that the file is whole,
+so that a dataset can find bad files when it is built rather than when a loader worker reads them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,44 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 
 
+# The marker a whole file ends with, by Pillow format; looked for in the file's last bytes (a few
+# KiB, as some writers append data after it), so that a cut-off file is found without decoding it.
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}
+_TAIL_BYTES = 4096
+
+
 class ImageReadError(ValueError):
     """An image file exists but cannot be decoded (empty, truncated, corrupt or of an unknown kind)."""
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """The ``(height, width)`` of an image file, from its header, after a cheap check that it is whole.
+
+    The check reads the header and the last few KiB, not the pixels: it finds missing, empty and
+    non-image files, and JPEG or PNG files cut off before their end marker. Damage inside the
+    compressed data is only found by :func:`read_image`. Raises like :func:`read_image`.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            end = file.seek(0, os.SEEK_END)
+            if end == 0:
+                raise ImageReadError(f"image file is empty (0 bytes): {path}")
+            file.seek(max(end - _TAIL_BYTES, 0))
+            tail = file.read()
+            file.seek(0)
+            with Image.open(file) as picture:  # parses the header only
+                width, height = picture.size
+                kind = picture.format
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, ImageReadError):
+            raise
+        raise _decode_error(path, error) from error
+    if kind in _END_MARKERS and _END_MARKERS[kind] not in tail:
+        raise ImageReadError(f"image file {path} is truncated: it lacks the end marker of a {kind} file")
+    return height, width
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
@@ -98,8 +137,14 @@ def _decode_with_pil(data: bytes, path: Path) -> torch.Tensor:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         if isinstance(error, ImageReadError):
             raise
-        raise ImageReadError(f"cannot decode image file {path}: {error}") from error
+        raise _decode_error(path, error) from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).to(torch.float32) / 255.0
+
+
+def _decode_error(path: Path, error: Exception) -> ImageReadError:
+    # Pillow's "cannot identify image file <_io.BytesIO object at 0x...>" names an object, not the file.
+    reason = "not an image file of a kind Pillow reads" if isinstance(error, UnidentifiedImageError) else error
+    return ImageReadError(f"cannot decode image file {path}: {reason}")
 
 
 def _to_three_channels(image: torch.Tensor) -> torch.Tensor:

@@ -54,6 +54,7 @@ class LIS(CocoInstances):
         variant: ``RGB-dark`` (default), ``RGB-normal``, ``RAW-dark`` or ``RAW-normal``.
         transforms: paired transform, see :mod:`wnlb_zoo.data.transforms`.
         keep_empty: keep images without annotations (LIS has none).
+        check_images: check the image files from their headers when the dataset is built.
     """
 
     def __init__(
@@ -63,10 +64,11 @@ class LIS(CocoInstances):
         variant: str = "RGB-dark",
         transforms: PairTransform | None = None,
         keep_empty: bool = True,
+        check_images: bool = True,
     ) -> None:
         root = Path(root)
         annotation_file = root / "annotations" / lis_annotation_name(split, variant)
-        self._init_lis(root / variant, annotation_file, split, variant, transforms, keep_empty)
+        self._init_lis(root / variant, annotation_file, split, variant, transforms, keep_empty, check_images)
 
     @classmethod
     def from_annotation_file(
@@ -75,12 +77,14 @@ class LIS(CocoInstances):
         images_dir: str | os.PathLike | None = None,
         transforms: PairTransform | None = None,
         keep_empty: bool = True,
+        check_images: bool = False,
     ) -> LIS:
         """LIS from one annotation file, e.g. to count its labels where the images are absent.
 
         ``split`` and ``variant`` are read from a standard file name (None for another name).
         ``images_dir`` is the variant folder holding ``JPEGImages/``; it defaults to the
-        annotation file's folder, where reading an item fails with the missing file's path.
+        annotation file's folder, where reading an item fails with the missing file's path; the
+        image files are checked when the dataset is built only if ``check_images`` is set.
         """
         annotation_file = Path(annotation_file)
         match = _ANNOTATION_NAME.fullmatch(annotation_file.name)
@@ -90,7 +94,7 @@ class LIS(CocoInstances):
             variant = ("RGB" if match["kind"] == "JPG" else "RAW") + ("-dark" if match["dark"] else "-normal")
         dataset = cls.__new__(cls)
         images_dir = images_dir if images_dir is not None else annotation_file.parent
-        dataset._init_lis(Path(images_dir), annotation_file, split, variant, transforms, keep_empty)
+        dataset._init_lis(Path(images_dir), annotation_file, split, variant, transforms, keep_empty, check_images)
         return dataset
 
     def _init_lis(
@@ -101,21 +105,24 @@ class LIS(CocoInstances):
         variant: str | None,
         transforms: PairTransform | None,
         keep_empty: bool,
+        check_images: bool,
     ) -> None:
-        """Read the file and check that it holds LIS's eight categories and, for a known variant, its image kind."""
-        super().__init__(images_dir, annotation_file, transforms=transforms, keep_empty=keep_empty)
+        """Read the file, check that it holds LIS's eight categories and, for a known variant, its image kind,
+        then (``check_images``) the image files."""
+        super().__init__(images_dir, annotation_file, transforms=transforms, keep_empty=keep_empty, check_images=False)
         self.split, self.variant = split, variant
         categories = {cid: self.class_names[label - 1] for label, cid in self.label_to_category_id.items()}
         if categories != dict(enumerate(LIS_CLASS_NAMES)):
             raise AnnotationError(
                 f"{self.annotation_file}: 'categories' are {categories}, not LIS's {dict(enumerate(LIS_CLASS_NAMES))}"
             )
-        if variant is None:
-            return
-        expected_suffix = ".jpg" if variant.startswith("RGB") else ".png"
-        for image in self.coco.imgs.values():
-            if PurePosixPath(image["file_name"]).suffix.lower() != expected_suffix:
-                raise AnnotationError(
-                    f"{self.annotation_file}: image id {image['id']} 'file_name' {image['file_name']!r} is not a "
-                    f"{expected_suffix} file as the {variant} variant expects"
-                )
+        if variant is not None:
+            expected_suffix = ".jpg" if variant.startswith("RGB") else ".png"
+            for image in self.coco.imgs.values():
+                if PurePosixPath(image["file_name"]).suffix.lower() != expected_suffix:
+                    raise AnnotationError(
+                        f"{self.annotation_file}: image id {image['id']} 'file_name' {image['file_name']!r} is not a "
+                        f"{expected_suffix} file as the {variant} variant expects"
+                    )
+        if check_images:
+            self._check_images()

@@ -106,6 +106,7 @@ def build_data(settings: DataSettings) -> DataSplits:
             f"Training classes {class_names} differ from validation classes {tuple(_class_names(val))}: "
             "the two annotation files must list the same categories."
         )
+    _require_objects(train)
     label_to_category_id = category_ids_for_labels(val)
     ground_truth = coco_ground_truth(val)
     if settings.darken == "all":
@@ -146,6 +147,18 @@ def _require(settings: DataSettings, fields: tuple[str, ...], name: str) -> None
     missing = [f"--{field.replace('_', '-')}" for field in fields if not getattr(settings, field)]
     if missing:
         raise ValueError(f"--dataset {name} needs {' '.join(missing)}.")
+
+
+def _require_objects(train: Dataset) -> None:
+    """Refuse COCO-format training data without an object to learn from: a run on it would train on
+    background alone (crowd regions are left out of the loss). The other datasets always hold objects."""
+    if not isinstance(train, CocoInstances) or train.num_objects:
+        return
+    held = f"only {train.num_instances} crowd region(s) (iscrowd=1)" if train.num_instances else "no annotation"
+    raise ValueError(
+        f"{train.annotation_file}: the {len(train)} training image(s) hold {held}, so there is nothing to "
+        "train on: give a training annotation file with (non-crowd) instances."
+    )
 
 
 def _class_names(dataset: Dataset) -> list[str]:
