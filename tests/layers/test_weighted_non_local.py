@@ -119,7 +119,8 @@ def test_reference_init_zeroes_w_z_and_norm():
     [
         (dict(mode="cosine"), "Unknown wNLB mode 'cosine'"),
         (dict(init="zeros"), "Unknown wNLB init 'zeros'"),
-        (dict(kv_stride=0), "kv_stride must be >= 1"),
+        (dict(kv_stride=0), "kv_stride must be a whole number >= 1"),
+        (dict(kv_stride=1.5), r"kv_stride must be a whole number >= 1 \(1 = exact attention.*got 1.5"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -162,3 +163,27 @@ def test_dot_mode_does_not_overflow_in_float16():
     out = _dot_attention(query, key, value)
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
     assert out[0, 0, 0].item() == pytest.approx(8 * 1.5 * 1.5**2, rel=1e-2)  # q . (k^T v / N)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_concatenate_mode_is_accurate_in_half_precision_at_detection_sizes(dtype):
+    """The suffix sums over all 67,200 positions of a stride-4 map (800x1333) are kept in float32.
+
+    The scores share a large offset that cancels in s_i + t_j (as biased projections of
+    non-negative features do), so rounding the suffix sums to ``dtype`` would leave errors far above
+    one unit in the last place of the result; in float16 the sums would also overflow. The inputs
+    are exact in ``dtype``, so the result must be the float64 one, rounded.
+    """
+    from wnlb_zoo.layers.weighted_non_local import _concatenate_attention
+
+    generator = torch.Generator().manual_seed(0)
+    positions = 200 * 336
+    key_score = (8 + torch.randn(1, positions, generator=generator, dtype=torch.float64)).to(dtype)
+    query_score = (-8 + torch.randn(1, positions, generator=generator, dtype=torch.float64)).to(dtype)
+    value = (1 + torch.rand(1, positions, 4, generator=generator, dtype=torch.float64)).to(dtype)
+
+    out = _concatenate_attention(query_score, key_score, value)
+    exact = _concatenate_attention(query_score.double(), key_score.double(), value.double())
+    assert out.dtype == dtype
+    unit = torch.finfo(dtype).eps  # one unit in the last place, relative
+    torch.testing.assert_close(out.double(), exact, rtol=unit, atol=unit * exact.abs().max().item() * 1e-3)

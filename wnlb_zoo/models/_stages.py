@@ -12,13 +12,14 @@ four stage Sequentials are (``wnlb_stage_sequentials``).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..layers import NonLocalInit, NonLocalMode, WeightedNonLocalBlock
+from ..layers.weighted_non_local import is_whole_number
 
 #: Stages are numbered 1..4 in every family; stage k has stride 2 ** (k + 1) (1 -> 4, ..., 4 -> 32).
 STAGE_NUMBERS = (1, 2, 3, 4)
@@ -37,6 +38,27 @@ def per_stage(value: Any, name: str) -> tuple[Any, ...]:
             f"{STAGE_NUMBERS}; got {value!r}."
         )
     return values
+
+
+def stage_numbers(stages: Iterable[int]) -> tuple[int, ...]:
+    """The distinct stage numbers of ``wnlb_stages``, sorted; a clear error for anything else.
+
+    A bare integer is refused rather than guessed at: ``3`` could mean stage 3 alone or, as timm's
+    integer ``out_indices`` do, the last three stages.
+    """
+    if isinstance(stages, (numbers.Number, str)) or not isinstance(stages, Iterable):
+        raise ValueError(
+            f"wnlb_stages takes a sequence of stage numbers out of {STAGE_NUMBERS}, e.g. (3,) for stage 3 alone "
+            f"or (2, 3, 4) for the last three; got {stages!r}."
+        )
+    stages = tuple(stages)
+    unknown = [stage for stage in stages if not is_whole_number(stage) or stage not in STAGE_NUMBERS]
+    if unknown:
+        raise ValueError(
+            f"wnlb_stages {stages} has unknown stage(s) {unknown}: stages are numbered "
+            f"{STAGE_NUMBERS} (stride 4, 8, 16, 32)."
+        )
+    return tuple(sorted(set(stages)))
 
 
 class WnlbStagesMixin:
@@ -68,19 +90,19 @@ class WnlbStagesMixin:
         dtype: torch.dtype | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, device=device, dtype=dtype, **kwargs)
-        unknown = sorted(set(wnlb_stages) - set(STAGE_NUMBERS))
-        if unknown:
-            raise ValueError(
-                f"wnlb_stages {tuple(wnlb_stages)} has unknown stage(s) {unknown}: stages are numbered "
-                f"{STAGE_NUMBERS} (stride 4, 8, 16, 32)."
-            )
+        chosen = stage_numbers(wnlb_stages)
         inter_ratios = per_stage(wnlb_inter_ratio, "wnlb_inter_ratio")
         if not all(0 < ratio <= 4 for ratio in inter_ratios):
             raise ValueError(f"wnlb_inter_ratio must be in (0, 4], got {wnlb_inter_ratio}.")
         kv_strides = per_stage(wnlb_kv_stride, "wnlb_kv_stride")
+        if not all(is_whole_number(stride) and stride >= 1 for stride in kv_strides):
+            raise ValueError(
+                f"wnlb_kv_stride takes whole numbers >= 1 (1 = exact attention, 2 or more max-pools the keys and "
+                f"values), one for every stage or {len(STAGE_NUMBERS)}, one per stage; got {wnlb_kv_stride!r}."
+            )
+        super().__init__(*args, device=device, dtype=dtype, **kwargs)
         stages, channels = self.wnlb_stage_sequentials()
-        for number in sorted(set(wnlb_stages)):
+        for number in chosen:
             width = channels[number - 1]
             stages[number - 1].append(
                 WeightedNonLocalBlock(
