@@ -78,8 +78,8 @@ def timm_feature_pyramid(
             torchvision's ``trainable_backbone_layers``. Default 3 when pretrained, else 5. wNLB
             blocks always train: they are new parameters, frozen they would stay the identity.
         out_channels: FPN channels.
-        frozen_batch_norm: Turn the base network's BatchNorm into FrozenBatchNorm2d (the wNLBs' own
-            BatchNorm is never frozen). Default: when pretrained, as torchvision does.
+        frozen_batch_norm: Freeze the base network's BatchNorm with :func:`freeze_base_batch_norm` (the
+            wNLBs' own BatchNorm is never frozen). Default: when pretrained, as torchvision does.
         **backbone_kwargs: Passed to ``timm.create_model`` (e.g. ``wnlb_stages=(2, 3, 4)``).
     """
     if not timm.is_model(backbone.split(".")[0]):

@@ -3,15 +3,16 @@
 torchvision freezes the first stages of a pretrained ResNet and replaces its BatchNorm with
 FrozenBatchNorm2d (detection batches are too small for batch statistics). Both must spare the
 weighted non-local blocks: their parameters are new (a frozen wNLB stays the identity), and
-their BatchNorm must learn. ``timm.layers.freeze_batch_norm_2d`` would freeze those too.
+their BatchNorm must learn. ``timm.layers.freeze_batch_norm_2d`` applied to the whole network
+would freeze those too, so it is applied norm by norm outside the blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from timm.layers import freeze_batch_norm_2d
 from torch import nn
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from ..layers import WeightedNonLocalBlock
 
@@ -57,21 +58,24 @@ def _stage_module(body: nn.Module, name: str) -> nn.Module:
 
 
 def freeze_base_batch_norm(module: nn.Module) -> nn.Module:
-    """Replace every BatchNorm2d outside the wNLB blocks by FrozenBatchNorm2d, in place; return ``module``."""
+    """Freeze every BatchNorm outside the wNLB blocks with timm's own conversion, in place; return ``module``.
+
+    :func:`timm.layers.freeze_batch_norm_2d` turns ``BatchNorm2d`` and ``SyncBatchNorm`` into
+    torchvision's ``FrozenBatchNorm2d``, and timm's ``BatchNormAct2d`` / ``SyncBatchNormAct`` (EfficientNet,
+    MobileNetV3, RegNet, ...) into ``FrozenBatchNormAct2d``, which keeps the activation and drop
+    layer fused into the norm. It is applied to each norm of the base network, never to a wNLB.
+    A frozen norm computes what the live one computes in eval mode, in the live one's dtype and on its
+    device (``affine=False`` included). Norms without running statistics (``track_running_stats=False``)
+    always normalise with batch statistics and are left as they are: there is nothing to freeze.
+    """
     for name, child in module.named_children():
         if isinstance(child, WeightedNonLocalBlock):
             continue
-        if isinstance(child, nn.BatchNorm2d):
-            setattr(module, name, _frozen_copy(child))
+        if isinstance(child, (nn.BatchNorm2d, nn.SyncBatchNorm)):
+            if child.running_mean is not None:
+                # timm copies the statistics and affine parameters; the fixed weight and bias of a
+                # non-affine norm are new buffers, made on the default device and dtype.
+                setattr(module, name, freeze_batch_norm_2d(child).to(child.running_mean))
         else:
             freeze_base_batch_norm(child)
     return module
-
-
-def _frozen_copy(norm: nn.BatchNorm2d) -> FrozenBatchNorm2d:
-    frozen = FrozenBatchNorm2d(norm.num_features, eps=norm.eps).to(norm.weight.device)
-    frozen.weight.copy_(norm.weight.detach())
-    frozen.bias.copy_(norm.bias.detach())
-    frozen.running_mean.copy_(norm.running_mean)
-    frozen.running_var.copy_(norm.running_var)
-    return frozen
