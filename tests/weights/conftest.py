@@ -80,14 +80,14 @@ def exported(tmp_path_factory) -> Exported:
 
 @pytest.fixture(autouse=True)
 def offline_hub(tmp_path, monkeypatch) -> Path:
-    """An empty HF cache, offline; no mirror; any hub connection would go to a closed local port."""
+    """An empty HF cache, offline; no mirror; any hub connection would go to a closed local port (HF_ENDPOINT)."""
     cache = tmp_path / "hf-cache"
     cache.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # read at each lookup (wnlb_zoo.weights.hub)
     for proxy in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
     monkeypatch.delenv("WNLB_ZOO_WEIGHTS", raising=False)

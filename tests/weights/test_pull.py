@@ -3,7 +3,7 @@
 import pytest
 
 from wnlb_zoo.weights import PretrainedWeightsNotFound, WeightIntegrityError, pull_weight, sha256_file
-from wnlb_zoo.weights import resolve as resolve_module
+from wnlb_zoo.weights import hub as hub_module
 
 
 def test_pull_copies_the_verified_cache_file_into_the_mirror(exported, manifest, hf_cache, tmp_path):
@@ -20,12 +20,12 @@ def test_pull_replaces_a_damaged_mirror_copy(exported, manifest, hf_cache, mirro
 
 
 def test_pull_downloads_when_the_hub_is_reachable(exported, manifest, online, monkeypatch, tmp_path):
-    def download(repo_id, filename, cache_dir=None):
+    def download(repo_id, filename, **kwargs):
         assert (repo_id, filename) == (exported.record.repo_id, exported.record.filename)
         return str(exported.export.weights)
 
-    monkeypatch.setattr(resolve_module, "_hub_unreachable", lambda endpoint: "")
-    monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
+    monkeypatch.setattr(hub_module, "_unanswered", lambda url, timeout: "")
+    monkeypatch.setattr(hub_module, "hf_hub_download", download)
     path = pull_weight(exported.record.name, mirror=tmp_path / "mirror")
     assert sha256_file(path) == exported.record.sha256
 
@@ -33,8 +33,8 @@ def test_pull_downloads_when_the_hub_is_reachable(exported, manifest, online, mo
 def test_pull_refuses_a_download_with_the_wrong_hash(exported, manifest, online, monkeypatch, tmp_path):
     other = tmp_path / "other.safetensors"
     other.write_bytes(b"something else")
-    monkeypatch.setattr(resolve_module, "_hub_unreachable", lambda endpoint: "")
-    monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda *args, **kwargs: str(other))
+    monkeypatch.setattr(hub_module, "_unanswered", lambda url, timeout: "")
+    monkeypatch.setattr(hub_module, "hf_hub_download", lambda *args, **kwargs: str(other))
     with pytest.raises(WeightIntegrityError):
         pull_weight(exported.record.name, mirror=tmp_path / "mirror")
     assert not (tmp_path / "mirror" / exported.record.name / "model.safetensors").exists()

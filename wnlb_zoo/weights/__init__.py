@@ -2,6 +2,7 @@
 
 * :mod:`.manifest`: one JSON record per published weight; the source of the trained timm tags;
 * :mod:`.resolve` + :mod:`.integrity`: ``pretrained=True`` offline first, sha256-checked;
+* :mod:`.hub`: the Hugging Face cache and hub, with a bounded wait for a hub that does not answer;
 * :mod:`.local` + :mod:`.pull`: local copies (mirror, HF cache) and filling the mirror;
 * :mod:`.export` + :mod:`.model_card`: the timm hub layout of a trained backbone;
 * :mod:`.publish`: uploading an export to the Hugging Face hub.

@@ -12,9 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+from .hub import find_hub_file
 from .integrity import sha256_file, verify_file
 from .manifest import find_record, manifest_dir
-from .resolve import MIRROR_ENV, PretrainedWeightsNotFound, find_hub_file, mirror_path
+from .resolve import MIRROR_ENV, PretrainedWeightsNotFound, mirror_path
 
 
 def pull_weight(

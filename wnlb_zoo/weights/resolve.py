@@ -4,9 +4,9 @@ Order, for a registered ``arch.tag``:
 
 1. an explicit file: ``pretrained_cfg_overlay=dict(file=...)`` (timm loads it as given);
 2. a local mirror: ``$WNLB_ZOO_WEIGHTS/<arch.tag>/model.safetensors``;
-3. the Hugging Face cache, then the hub itself unless ``HF_HUB_OFFLINE`` is set. The hub is only
-   contacted after a short reachability probe (``WNLB_ZOO_HUB_TIMEOUT`` seconds, default 3), so an
-   air-gapped machine gets an answer in seconds instead of huggingface_hub's minute of retries.
+3. the Hugging Face cache, then the hub itself unless ``HF_HUB_OFFLINE`` is set; a hub that does
+   not answer within ``WNLB_ZOO_HUB_TIMEOUT`` seconds (default 10) counts as unreachable, so an
+   air-gapped or firewalled machine gets an answer in seconds (:mod:`wnlb_zoo.weights.hub`).
 
 Anything else raises :class:`PretrainedWeightsNotFound`, whose message names what was looked for
 and the ways to provide it offline. ``hf-hub:`` and ``local-dir:`` model names are left to timm.
@@ -19,17 +19,14 @@ file is found for it, explicit ones included, must have the recorded sha256, els
 from __future__ import annotations
 
 import os
-import socket
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .hub import find_hub_file
 from .integrity import verify_file
 from .manifest import find_record
 
 MIRROR_ENV = "WNLB_ZOO_WEIGHTS"
-HUB_TIMEOUT_ENV = "WNLB_ZOO_HUB_TIMEOUT"
 WEIGHTS_FILENAME = "model.safetensors"
 
 
@@ -43,12 +40,6 @@ def mirror_path(name: str, mirror: str | os.PathLike | None = None) -> Path | No
     if not mirror:
         return None
     return Path(mirror).expanduser() / name / WEIGHTS_FILENAME
-
-
-def hub_offline() -> bool:
-    """True when huggingface_hub must not touch the network (``HF_HUB_OFFLINE``), read at call time."""
-    value = os.environ.get("HF_HUB_OFFLINE", "")
-    return value.upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def resolve_pretrained_file(pretrained_cfg: dict[str, Any], cache_dir: str | os.PathLike | None = None) -> Path | None:
@@ -103,38 +94,6 @@ def _locate(
     if found is None:
         tried.append(f"Hugging Face hub: {repo_id}/{filename}: {reason}")
     return found, tried
-
-
-def find_hub_file(repo_id: str, filename: str, cache_dir: str | os.PathLike | None = None) -> tuple[Path | None, str]:
-    """Look in the HF cache, then download if the hub is reachable. Returns (path, why-not)."""
-    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
-
-    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
-    if isinstance(cached, str):
-        return Path(cached), ""
-    where = f"not in the cache ({cache_dir or constants.HF_HUB_CACHE})"
-    if hub_offline():
-        return None, f"{where} and HF_HUB_OFFLINE is set"
-    unreachable = _hub_unreachable(constants.ENDPOINT)
-    if unreachable:
-        return None, f"{where} and the hub cannot be reached ({unreachable})"
-    try:
-        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir)), ""
-    except Exception as error:  # any hub failure becomes one clear error below
-        return None, f"{where} and the download failed ({type(error).__name__}: {error})"
-
-
-def _hub_unreachable(endpoint: str) -> str:
-    """Return why the hub endpoint (or the proxy in front of it) cannot be connected to, or ''."""
-    target = urllib.request.getproxies().get("https") or endpoint
-    parsed = urllib.parse.urlparse(target if "://" in target else f"http://{target}")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    timeout = float(os.environ.get(HUB_TIMEOUT_ENV, "3"))
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return ""
-    except OSError as error:
-        return f"{parsed.hostname}:{port}: {error}"
 
 
 def _not_found_message(name: str, repo_id: str | None, filename: str, tried: list[str]) -> str:
