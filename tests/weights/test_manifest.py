@@ -15,11 +15,13 @@ import wnlb_zoo
 from wnlb_zoo.models._builder import weight_cfgs
 from wnlb_zoo.weights import (
     ManifestError,
+    ManifestWarning,
     check_local_copies,
     load_manifest,
     manifest_cfgs,
     manifest_dir,
     read_record,
+    scan_manifest,
     write_record,
 )
 
@@ -69,6 +71,10 @@ def broken(data: dict, field: str, value) -> dict:
         ("date", "1 March 2025", "YYYY-MM-DD"),
         ("pretrained_cfg", {"hf_hub_id": "x/y"}, "'hf_hub_id'"),
         ("licence", "mit", "unknown field"),
+        ("filename", "/model.safetensors", "plain file name"),
+        ("filename", "../model.safetensors", "plain file name"),
+        ("filename", "..\\model.safetensors", "plain file name"),
+        ("repo_id", "org/a..b", "org/name"),
     ],
 )
 def test_validation_errors_name_the_file_and_the_field(exported, tmp_path, field, value, problem):
@@ -120,8 +126,59 @@ def test_newest_record_comes_first_and_becomes_the_default_tag(exported, tmp_pat
 def test_manifest_tag_may_not_reuse_a_base_tag(exported, tmp_path, monkeypatch):
     write_json(tmp_path, "wnlb_resnet18.a1_in1k", {**exported.record.to_json(), "tag": "a1_in1k"})
     monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path))
-    with pytest.raises(ManifestError, match="a1_in1k"):
-        weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k",))
+    with pytest.warns(ManifestWarning, match="wnlb_resnet18.a1_in1k.json reuses the name of a base ImageNet tag"):
+        cfgs = weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k",))
+    assert "hf_hub_filename" not in cfgs["wnlb_resnet18.a1_in1k"]  # the base tag, not the record
+
+
+def bad_manifest(exported, directory: Path) -> dict[str, Path]:
+    """A manifest of one good record and three bad files: broken JSON, an absolute file name, a dangling link."""
+    write_record(exported.record, directory)
+    data = exported.record.to_json()
+    bad = {
+        "json": directory / "wnlb_resnet18.torn.json",
+        "absolute": write_json(
+            directory, "wnlb_resnet18.absolute", {**data, "tag": "absolute", "filename": "/x.safetensors"}
+        ),
+        "link": directory / "wnlb_resnet18.gone.json",
+    }
+    bad["json"].write_text('{"manifest_version": 1, "archi')
+    bad["link"].symlink_to(directory / "missing.json")
+    return bad
+
+
+def test_invalid_entries_are_skipped_with_a_warning_naming_the_file(exported, tmp_path, monkeypatch):
+    bad = bad_manifest(exported, tmp_path)
+    monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path))
+    with pytest.warns(ManifestWarning) as warned:
+        cfgs = weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k",))
+    assert list(cfgs) == [exported.record.name, "wnlb_resnet18.a1_in1k"]
+    messages = [str(warning.message) for warning in warned]
+    for path in bad.values():
+        assert any(message.startswith(f"{path}: ") and "Ignored" in message for message in messages), path
+    scan = scan_manifest()
+    assert scan.records == {exported.record.name: exported.record}
+    assert sorted(entry.path for entry in scan.invalid) == sorted(bad.values())
+    with pytest.raises(ManifestError, match="wnlb_resnet18.absolute.json: field 'filename'"):
+        load_manifest()  # the strict read still refuses
+
+
+def test_a_missing_manifest_directory_leaves_the_base_tags(tmp_path, monkeypatch):
+    monkeypatch.setenv("WNLB_ZOO_MANIFEST", str(tmp_path / "missing"))
+    with pytest.warns(ManifestWarning, match=f"{tmp_path / 'missing'} does not exist"):
+        assert list(weight_cfgs("wnlb_resnet18", "resnet18", ("a1_in1k",))) == ["wnlb_resnet18.a1_in1k"]
+    assert [entry.path for entry in scan_manifest().invalid] == [tmp_path / "missing"]
+
+
+@pytest.mark.slow
+def test_import_survives_a_bad_manifest(exported, tmp_path):
+    bad_manifest(exported, tmp_path)
+    script = "import timm, wnlb_zoo; print(timm.list_pretrained('wnlb_resnet18*'))"
+    env = {**os.environ, "WNLB_ZOO_MANIFEST": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert exported.record.name in result.stdout and "wnlb_resnet18.a1_in1k" in result.stdout
+    assert "wnlb_resnet18.torn.json: not a readable JSON file" in result.stderr
 
 
 @pytest.mark.slow

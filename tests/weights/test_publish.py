@@ -83,3 +83,15 @@ def test_incomplete_folder_and_wrong_repo_are_refused(exported, folder, api):
         publish_folder(folder, exported.record.repo_id, dry_run=True)
     assert api.calls == []
     assert sha256_file(folder / "model.safetensors") == exported.record.sha256
+
+
+def test_a_link_to_a_file_outside_the_folder_is_not_published(exported, folder, api, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the hub")
+    (folder / "notes.txt").symlink_to(secret)
+    with pytest.raises(ValueError, match=f"links to files outside it \\(notes.txt -> {secret}\\)"):
+        publish_folder(folder, exported.record.repo_id)
+    assert api.calls == []
+    (folder / "notes.txt").unlink()
+    (folder / "card.md").symlink_to("README.md")  # a link inside the folder is harmless
+    assert "card.md" in [file.path for file in plan_upload(folder, exported.record.repo_id).files]

@@ -1,7 +1,9 @@
 """``wnlb-zoo weights ...``: list, verify, export, publish and pull published wNLB weights.
 
-* ``list [--json]``: the manifest records, and where each weight is on this machine;
-* ``verify (ARCH.TAG | --all)``: the sha256 of every local copy against its record;
+* ``list [--json]``: the manifest records, and where each weight is on this machine; invalid
+  record files (or a missing manifest directory) are listed as such;
+* ``verify (ARCH.TAG | --all)``: the sha256 of every local copy against its record; an invalid
+  record fails the check;
 * ``export --model ARCH [--checkpoint FILE] --out DIR``: the timm hub layout, model card and (with
   ``--tag``) the manifest record;
 * ``publish DIR --repo-id ORG/NAME [--dry-run]``: validate an export and upload it;
@@ -25,12 +27,12 @@ from ..weights import (
     check_local_copies,
     export_model,
     export_state_dict,
-    load_manifest,
     load_state_dict_file,
     local_copies,
     manifest_dir,
     publish_folder,
     pull_weight,
+    scan_manifest,
 )
 from ..weights.manifest import parse_evaluation
 
@@ -100,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    records = load_manifest()
+    scan = scan_manifest()
+    records = scan.records
     if args.json:
         entries = [
             {
@@ -110,10 +113,15 @@ def run_list(args: argparse.Namespace) -> int:
             }
             for name, record in records.items()
         ]
+        entries += [
+            {"name": entry.path.stem, "file": str(entry.path), "invalid": entry.problem} for entry in scan.invalid
+        ]
         print(json.dumps(entries, indent=2))
         return 0
+    for entry in scan.invalid:
+        print(f"INVALID   {entry.problem}")
     if not records:
-        print(f"No published weights: the manifest {manifest_dir()} has no records.")
+        print(f"No published weights: the manifest {manifest_dir()} has no valid records.")
         return 0
     rows = [("weight", "hub repo", "size", "first result", "local")]
     rows += [
@@ -133,12 +141,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    records = load_manifest()
+    scan = scan_manifest()
+    records, invalid = scan.records, scan.invalid
     if args.name is not None:
-        if args.name not in records:
+        invalid = tuple(entry for entry in invalid if entry.path.name == f"{args.name}.json")
+        if args.name not in records and not invalid:
             raise ValueError(f"No manifest record '{args.name}' in {manifest_dir()}: see `wnlb-zoo weights list`.")
-        records = {args.name: records[args.name]}
-    if not records:
+        records = {args.name: records[args.name]} if args.name in records else {}
+    for entry in invalid:
+        print(f"INVALID   {entry.problem}")
+    if not records and not invalid:
         print(f"Nothing to verify: the manifest {manifest_dir()} has no records.")
         return 0
     failed = checked = 0
@@ -158,6 +170,9 @@ def run_verify(args: argparse.Namespace) -> int:
                 )
     if failed:
         print(f"{failed} of {checked} local file(s) do not match the manifest: delete and pull them again.")
+    if invalid:
+        print(f"{len(invalid)} invalid manifest entry(ies): fix or remove them (the rest of the manifest is in use).")
+    if failed or invalid:
         return 1
     if args.name is not None and not checked:
         return 1

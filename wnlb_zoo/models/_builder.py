@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -10,7 +11,7 @@ import timm
 from timm.models import build_model_with_cfg, resolve_pretrained_cfg
 from torch import nn
 
-from ..weights.manifest import ManifestError, find_record, manifest_cfgs
+from ..weights.manifest import ManifestWarning, find_record, manifest_cfgs
 from ..weights.resolve import resolve_pretrained_file
 from ._checkpoint import FilterFn, fill_wnlb_keys
 
@@ -81,10 +82,12 @@ def weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[
     """
     trained = manifest_cfgs(variant)
     base = base_weight_cfgs(variant, base_arch, base_tags)
-    clash = sorted(trained.keys() & base.keys())
-    if clash:
-        raise ManifestError(
-            f"Manifest tag(s) {clash} reuse the name of a base ImageNet tag of {variant}: rename the record(s) "
-            "and their tag (e.g. add the training data set to it)."
+    for name in sorted(trained.keys() & base.keys()):  # runs at import: warn, keep the base tag
+        warnings.warn(
+            f"Manifest record {name}.json reuses the name of a base ImageNet tag of {variant}: it is ignored. "
+            "Rename the record and its tag (e.g. add the training data set to it).",
+            ManifestWarning,
+            stacklevel=2,
         )
+        del trained[name]
     return {**trained, **base}

@@ -8,7 +8,10 @@ training data, the exact training command) and what it scores. It is plain JSON,
 standard library; ``weights_manifest/README.md`` documents the fields.
 
 The package's timm ``default_cfgs`` take their trained tags from here (:func:`manifest_cfgs`), so the
-manifest is the one source of truth for which weights exist.
+manifest is the one source of truth for which weights exist. They are read when ``wnlb_zoo`` is
+imported, so a bad file must not break the import (and with it every command, ``--help``
+included): lookups skip an invalid record, or a missing ``$WNLB_ZOO_MANIFEST`` directory, with a
+:class:`ManifestWarning` naming it, and ``wnlb-zoo weights list``/``verify`` show it as invalid.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import functools
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +44,10 @@ _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 class ManifestError(ValueError):
     """A manifest record is missing, malformed or inconsistent; the message names the file and field."""
+
+
+class ManifestWarning(UserWarning):
+    """A manifest entry is invalid and ignored; the other records and every model still work."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,23 @@ class WeightRecord:
         return {"manifest_version": MANIFEST_VERSION, **data}
 
 
+@dataclass(frozen=True)
+class InvalidEntry:
+    """A record file (or the manifest directory itself) that cannot be used; ``problem`` names it."""
+
+    path: Path
+    problem: str
+
+
+@dataclass(frozen=True)
+class ManifestScan:
+    """What a manifest directory holds: the records that validate, and the entries that do not."""
+
+    directory: Path
+    records: dict[str, WeightRecord]
+    invalid: tuple[InvalidEntry, ...]
+
+
 def manifest_dir() -> Path:
     """The manifest directory: ``$WNLB_ZOO_MANIFEST`` if set, else the one installed with the package
     (``wnlb_zoo/weights_manifest/`` in a wheel), else ``weights_manifest/`` of the source tree."""
@@ -105,52 +130,96 @@ def manifest_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "weights_manifest"
 
 
-def load_manifest(directory: str | os.PathLike | None = None) -> dict[str, WeightRecord]:
-    """Read and validate every record of a manifest directory, keyed by ``architecture.tag``.
+def scan_manifest(directory: str | os.PathLike | None = None) -> ManifestScan:
+    """Read every record of a manifest directory; an invalid one is reported, never raised.
 
     Args:
         directory: The manifest directory; default :func:`manifest_dir`.
 
-    Returns an empty dict when the default directory is absent (a package installed without its
-    source tree). A directory named explicitly (argument or ``$WNLB_ZOO_MANIFEST``) must exist.
+    The default directory may be absent (a package installed without its source tree): no records.
+    A directory named explicitly (argument or ``$WNLB_ZOO_MANIFEST``) that does not exist is itself
+    an invalid entry.
     """
     explicit = directory is not None or bool(os.environ.get(MANIFEST_ENV))
     path = Path(directory) if directory is not None else manifest_dir()
     if not path.is_dir():
-        if explicit:
-            raise ManifestError(
-                f"Manifest directory {path} does not exist: point {MANIFEST_ENV} (or the directory argument) "
-                "at a folder of <architecture>.<tag>.json records."
-            )
-        return {}
+        problem = (
+            f"Manifest directory {path} does not exist: point {MANIFEST_ENV} (or the directory argument) "
+            "at a folder of <architecture>.<tag>.json records."
+        )
+        return ManifestScan(path, {}, (InvalidEntry(path, problem),) if explicit else ())
     files = sorted(path.glob("*.json"))
     state = tuple((file.name, *_stat_key(file)) for file in files)
-    return dict(_read_manifest(str(path), state))
+    records, invalid = _read_manifest(str(path), state)
+    return ManifestScan(path, dict(records), invalid)
+
+
+def load_manifest(directory: str | os.PathLike | None = None) -> dict[str, WeightRecord]:
+    """Every record of a manifest directory, keyed by ``architecture.tag``; raise on the first invalid entry.
+
+    The strict read, for validating a manifest; :func:`scan_manifest` reports invalid entries instead.
+    """
+    scan = scan_manifest(directory)
+    if scan.invalid:
+        raise ManifestError(scan.invalid[0].problem)
+    return scan.records
+
+
+def usable_records(directory: str | os.PathLike | None = None) -> dict[str, WeightRecord]:
+    """The valid records, with a :class:`ManifestWarning` for each invalid entry (shown once per entry).
+
+    What the timm tags and pretrained loading use: one bad file disables only itself.
+    """
+    scan = scan_manifest(directory)
+    for entry in scan.invalid:
+        warnings.warn(
+            f"{entry.problem} Ignored: the other records and every model still work "
+            "(`wnlb-zoo weights list` lists the invalid entries).",
+            ManifestWarning,
+            stacklevel=3,
+        )
+    return scan.records
 
 
 def _stat_key(file: Path) -> tuple[int, int, int]:
-    """What tells a changed record file from an unchanged one without reading it: mtime, size, inode."""
-    stat = file.stat()
+    """What tells a changed record file from an unchanged one without reading it: mtime, size, inode.
+
+    A file that cannot be stat'ed (a dangling link) gets a key of its own; reading it reports why.
+    """
+    try:
+        stat = file.stat()
+    except OSError:
+        return -1, -1, -1
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
 @functools.lru_cache(maxsize=32)
-def _read_manifest(directory: str, state: tuple[tuple[str, int, int, int], ...]) -> dict[str, WeightRecord]:
+def _read_manifest(
+    directory: str, state: tuple[tuple[str, int, int, int], ...]
+) -> tuple[dict[str, WeightRecord], tuple[InvalidEntry, ...]]:
     """Parse the records of ``directory``, once per ``state`` (its files' names, mtimes, sizes, inodes).
 
     ``timm.create_model`` looks a record up on every pretrained build; keying the cache on the files'
     state lets repeated lookups skip the reading and validation while an added, removed or rewritten
     record is still seen at the next lookup. (A record rewritten in place to the same size within
     one tick of the file system's clock would go unnoticed; records are written once, by hand or by
-    ``wnlb-zoo weights``.) Callers get a copy of the dict; the records themselves are frozen.
+    ``wnlb-zoo weights``.) Callers take a copy of the dict; the records themselves are frozen.
     """
-    records = [read_record(Path(directory) / name) for name, *_ in state]
-    return {record.name: record for record in records}
+    records, invalid = {}, []
+    for name, *_ in state:
+        path = Path(directory) / name
+        try:
+            record = read_record(path)
+        except ManifestError as error:
+            invalid.append(InvalidEntry(path, str(error)))
+        else:
+            records[record.name] = record
+    return records, tuple(invalid)
 
 
 def find_record(name: str, directory: str | os.PathLike | None = None) -> WeightRecord | None:
-    """The record of ``architecture.tag``, or None when the manifest has none."""
-    return load_manifest(directory).get(name)
+    """The record of ``architecture.tag``, or None when the manifest has none (or only an invalid one)."""
+    return usable_records(directory).get(name)
 
 
 def manifest_cfgs(architecture: str, directory: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
@@ -159,7 +228,7 @@ def manifest_cfgs(architecture: str, directory: str | os.PathLike | None = None)
     Newest first (by record date, then name), so that with ``generate_default_cfgs`` the newest
     published weight becomes the architecture's default tag.
     """
-    records = [record for record in load_manifest(directory).values() if record.architecture == architecture]
+    records = [record for record in usable_records(directory).values() if record.architecture == architecture]
     records.sort(key=lambda record: record.name)
     records.sort(key=lambda record: record.date, reverse=True)
     return {record.name: record_cfg(record) for record in records}
@@ -320,13 +389,13 @@ def _identifier(value: Any) -> str:
 
 
 def _repo_id(value: Any) -> str:
-    ok = isinstance(value, str) and _REPO_PATTERN.match(value)
+    ok = isinstance(value, str) and _REPO_PATTERN.match(value) and ".." not in value and "--" not in value
     return "" if ok else "a Hugging Face repo id 'org/name'"
 
 
 def _safetensors_name(value: Any) -> str:
-    ok = isinstance(value, str) and value.endswith(".safetensors") and "/" not in value.strip("/")
-    return "" if ok else "a file name ending in .safetensors at the repo root"
+    ok = isinstance(value, str) and value.endswith(".safetensors") and not {"/", "\\"} & set(value)
+    return "" if ok else "a plain file name ending in .safetensors, the file at the repo root (no folder, not absolute)"
 
 
 def _sha256(value: Any) -> str:

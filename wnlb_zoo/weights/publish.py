@@ -1,8 +1,9 @@
 """Publish an exported weight folder to the Hugging Face hub (``create_repo`` + ``upload_folder``).
 
 The folder is validated first: the files of the timm hub layout are there, the manifest record
-reads, names this repo and has the sha256 of the ``model.safetensors`` next to it. The upload plan
-lists exactly the files that go up, with sizes and hashes; ``dry_run=True`` returns it without
+reads, names this repo and has the sha256 of the ``model.safetensors`` next to it, and no file is a
+link to somewhere outside the folder (the upload would publish whatever it points at). The upload
+plan lists exactly the files that go up, with sizes and hashes; ``dry_run=True`` returns it without
 touching the network.
 """
 
@@ -73,12 +74,28 @@ def plan_upload(folder: str | os.PathLike, repo_id: str) -> UploadPlan:
         raise ValueError(f"{folder}/config.json builds {architecture}, but {records[0].name} records {record.name}.")
     if (metadata_load(folder / "README.md") or {}).get("library_name") != "timm":
         raise ValueError(f"{folder}/README.md has no model card front matter with library_name: timm; export again.")
-    files = tuple(
-        UploadFile(path.relative_to(folder).as_posix(), path.stat().st_size, sha256_file(path))
+    paths = [
+        path
         for path in sorted(folder.rglob("*"))
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
+    _refuse_links_out_of(folder, paths)
+    files = tuple(
+        UploadFile(path.relative_to(folder).as_posix(), path.stat().st_size, sha256_file(path)) for path in paths
     )
     return UploadPlan(repo_id, folder, record, files)
+
+
+def _refuse_links_out_of(folder: Path, paths: list[Path]) -> None:
+    """Raise if a file of the upload resolves (through symbolic links) to a place outside ``folder``."""
+    root = folder.resolve()
+    outside = [path for path in paths if not path.resolve().is_relative_to(root)]
+    if outside:
+        listed = ", ".join(f"{path.relative_to(folder)} -> {path.resolve()}" for path in outside)
+        raise ValueError(
+            f"{folder} links to files outside it ({listed}): an upload would publish them. Copy the files "
+            "into the folder, or remove the links."
+        )
 
 
 def publish_folder(
