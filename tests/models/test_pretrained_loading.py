@@ -1,9 +1,12 @@
 """Loading base (ImageNet-style) checkpoints into wNLB models: exact, strict, offline."""
 
+import copy
+
 import pytest
 import timm
 import torch
 from safetensors.torch import save_file
+from timm.models import FeatureListNet
 
 import wnlb_zoo  # noqa: F401  (registers the models)
 from wnlb_zoo.models import CheckpointMismatchError
@@ -101,3 +104,41 @@ def test_base_tag_loads_from_the_hugging_face_cache_offline(tmp_path, monkeypatc
     image = torch.rand(1, 3, 64, 64)
     with torch.inference_mode():
         assert (model(image) - reference(image)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("features_only", [False, True])
+def test_a_checkpoint_without_batch_norm_step_counters_loads(tmp_path, features_only):
+    """One rule for every BatchNorm, the wNLB's own included: ``num_batches_tracked`` may be absent."""
+    torch.manual_seed(2)
+    source = timm.create_model("wnlb_resnet18").eval()
+    state = {key: value for key, value in source.state_dict().items() if not key.endswith("num_batches_tracked")}
+    assert any(key.startswith("layer4.2.norm.") for key in state)  # the wNLB's BatchNorm is in the checkpoint
+    path = tmp_path / "no-counters.safetensors"
+    save_file(state, str(path))
+    overlay = dict(file=str(path))
+    loaded = timm.create_model(
+        "wnlb_resnet18", pretrained=True, pretrained_cfg_overlay=overlay, features_only=features_only
+    )
+    if features_only:
+        source = FeatureListNet(copy.deepcopy(source), out_indices=loaded.feature_info.out_indices)
+    image = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode():
+        ours, theirs = loaded.eval()(image), source.eval()(image)
+    for a, b in zip(as_list(ours), as_list(theirs), strict=True):
+        assert torch.equal(a, b)
+
+
+def as_list(output):
+    return output if isinstance(output, list) else [output]
+
+
+def test_an_unknown_tag_lists_the_known_ones():
+    from wnlb_zoo.models._builder import UnknownPretrainedTagError
+
+    for pretrained in (False, True):
+        with pytest.raises(UnknownPretrainedTagError, match="Unknown pretrained tag 'nope' for wnlb_resnet18: its"):
+            timm.create_model("wnlb_resnet18.nope", pretrained=pretrained)
+    with pytest.raises(ValueError, match="wnlb_resnet18.a1_in1k"):
+        timm.create_model("wnlb_resnet18.nope")
+    with pytest.raises(RuntimeError):  # timm's own type for this error, still caught by existing handlers
+        timm.create_model("wnlb_resnet18.nope")

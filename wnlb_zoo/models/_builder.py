@@ -16,6 +16,13 @@ from ..weights.resolve import resolve_pretrained_file
 from ._checkpoint import FilterFn, fill_wnlb_keys
 
 
+class UnknownPretrainedTagError(ValueError, RuntimeError):
+    """A model name whose pretrained tag the variant does not have; the message lists the tags it has.
+
+    A RuntimeError too, as timm's own error for an unknown tag, so that existing handlers still catch it.
+    """
+
+
 def build_wnlb_model(
     model_cls: type[nn.Module],
     variant: str,
@@ -29,8 +36,12 @@ def build_wnlb_model(
     (local mirror, HF cache, hub; see :mod:`wnlb_zoo.weights.resolve`) so that a missing file fails
     fast with a clear message rather than after network time-outs. A published (manifest) tag has
     its file's sha256 checked first, and its recorded model kwargs become defaults, so that the
-    model is built the way the weights were trained.
+    model is built the way the weights were trained. An unknown tag raises
+    :class:`UnknownPretrainedTagError`, pretrained or not.
     """
+    tag = kwargs.get("pretrained_cfg")
+    if isinstance(tag, str):  # timm.create_model("arch.tag") passes the tag on as pretrained_cfg
+        _check_tag(variant, tag)
     if pretrained:
         cfg = resolve_pretrained_cfg(
             variant,
@@ -53,6 +64,15 @@ def build_wnlb_model(
         pretrained_filter_fn=partial(fill_wnlb_keys, base_filter_fn=base_filter_fn),
         **kwargs,
     )
+
+
+def _check_tag(variant: str, tag: str) -> None:
+    known = timm.list_pretrained(f"{variant}.*")
+    if f"{variant}.{tag}" not in known:
+        raise UnknownPretrainedTagError(
+            f"Unknown pretrained tag '{tag}' for {variant}: its tags are {', '.join(known) or 'none'} "
+            "(the first is the default; `wnlb-zoo list --pretrained` shows them all)."
+        )
 
 
 def base_weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[str, dict[str, Any]]:

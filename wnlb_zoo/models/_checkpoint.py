@@ -7,7 +7,10 @@ here runs inside timm's loader and makes the result strict again:
 * the wNLB keys are all-or-none: a base (ImageNet) checkpoint has none of them and gets the
   model's own initial values; a wNLB checkpoint must carry every one;
 * every other key of the model must be in the checkpoint (the classifier excepted: timm drops or
-  keeps it by ``num_classes``), and the checkpoint may hold no key the model lacks.
+  keeps it by ``num_classes``), and the checkpoint may hold no key the model lacks;
+* one rule for every BatchNorm, stock or wNLB: ``num_batches_tracked`` may be absent (checkpoints
+  from older torch or other tools lack it, and torch's own loading accepts that); it keeps the
+  model's value.
 """
 
 from __future__ import annotations
@@ -56,19 +59,23 @@ def fill_wnlb_keys(state_dict: StateDict, model: nn.Module, base_filter_fn: Filt
     wnlb_keys = wnlb_state_keys(model)
     head = classifier_prefixes(model)
 
-    present = wnlb_keys & state_dict.keys()
+    wnlb_required = {key for key in wnlb_keys if not _optional(key)}
+    present = wnlb_required & state_dict.keys()
     if not present:
         state_dict.update({key: model_state[key] for key in wnlb_keys})
-    elif present != wnlb_keys:
+    elif present != wnlb_required:
         raise CheckpointMismatchError(
             "The checkpoint holds some wNLB weights but not all: missing "
-            f"{_preview(wnlb_keys - present)}. It was saved from a different wNLB configuration "
+            f"{_preview(wnlb_required - present)}. It was saved from a different wNLB configuration "
             "(wnlb_stages / wnlb_mode) or is truncated; build the model with the configuration it was "
             "trained with."
         )
+    for key in model_state.keys() - state_dict.keys():
+        if _optional(key):
+            state_dict[key] = model_state[key]
 
     def required(key: str) -> bool:
-        return not key.startswith(head) and not key.endswith("num_batches_tracked")
+        return not key.startswith(head) and not _optional(key)
 
     missing = {key for key in model_state if required(key)} - state_dict.keys()
     unexpected = {key for key in state_dict if required(key)} - model_state.keys()
@@ -84,6 +91,11 @@ def fill_wnlb_keys(state_dict: StateDict, model: nn.Module, base_filter_fn: Filt
             "and that the file is complete."
         )
     return state_dict
+
+
+def _optional(key: str) -> bool:
+    """A BatchNorm's step counter: only momentum=None uses it, and torch loads checkpoints without it."""
+    return key.endswith("num_batches_tracked")
 
 
 def _preview(keys: set[str], limit: int = 5) -> str:

@@ -4,11 +4,12 @@
 * :mod:`.resolve` + :mod:`.integrity`: ``pretrained=True`` offline first, sha256-checked;
 * :mod:`.hub`: the Hugging Face cache and hub, with a bounded wait for a hub that does not answer;
 * :mod:`.local` + :mod:`.pull`: local copies (mirror, HF cache) and filling the mirror;
+* :mod:`.state_dict_file`: reading weight files, with errors that name the file;
 * :mod:`.export` + :mod:`.model_card`: the timm hub layout of a trained backbone;
 * :mod:`.publish`: uploading an export to the Hugging Face hub.
 """
 
-from .export import ExportedWeights, WeightInfo, export_model, export_state_dict, load_state_dict_file
+from .export import ExportedWeights, WeightInfo, export_model, export_state_dict
 from .integrity import WeightIntegrityError, sha256_file, verify_file
 from .local import CopyCheck, LocalCopy, check_local_copies, local_copies
 from .manifest import (
@@ -31,6 +32,7 @@ from .model_card import CardFacts, render_model_card
 from .publish import UploadFile, UploadPlan, plan_upload, publish_folder
 from .pull import pull_weight
 from .resolve import MIRROR_ENV, PretrainedWeightsNotFound, mirror_path, resolve_pretrained_file
+from .state_dict_file import StateDictFileError, check_state_dict_file, load_state_dict_file
 
 __all__ = [
     "MANIFEST_ENV",
@@ -45,12 +47,14 @@ __all__ = [
     "ManifestScan",
     "ManifestWarning",
     "PretrainedWeightsNotFound",
+    "StateDictFileError",
     "UploadFile",
     "UploadPlan",
     "WeightInfo",
     "WeightIntegrityError",
     "WeightRecord",
     "check_local_copies",
+    "check_state_dict_file",
     "export_model",
     "export_state_dict",
     "find_record",

@@ -11,11 +11,12 @@ holds (``hf-hub:ORG/NAME``):
   ``model.safetensors``, when a tag is given (copy it into ``weights_manifest/`` to publish).
 
 Sources: a model in memory (:func:`export_model`), or a state dict (:func:`export_state_dict`),
-e.g. from :func:`load_state_dict_file`, which reads a safetensors or torch file and can pick a
-nested entry and strip a key prefix (``key="model", prefix="backbone.body."`` for a backbone inside
-a detector checkpoint). Detector exports build on these: they map the detector's backbone keys back
-onto the classifier-form model (a ``features_only`` wrapper renames some modules, e.g. ConvNeXt's
-``stages_0``) and hand that model to :func:`export_model`.
+e.g. from :func:`~wnlb_zoo.weights.state_dict_file.load_state_dict_file`, which reads a safetensors
+or torch file and can pick a nested entry and strip a key prefix (``key="model",
+prefix="backbone.body."`` for a backbone inside a detector checkpoint). Detector exports build on
+these: they map the detector's backbone keys back onto the classifier-form model (a
+``features_only`` wrapper renames some modules, e.g. ConvNeXt's ``stages_0``) and hand that model
+to :func:`export_model`.
 """
 
 from __future__ import annotations
@@ -140,35 +141,6 @@ def export_state_dict(
         )
     model.load_state_dict({**filled, **state_dict}, strict=True)
     return export_model(model, out_dir, info=info, model_args=kwargs)
-
-
-def load_state_dict_file(path: str | os.PathLike, key: str | None = None, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Read a state dict from a ``.safetensors`` or torch file, optionally from a sub-entry and a key prefix.
-
-    Args:
-        path: The file.
-        key: Entry of a training checkpoint that holds the state dict (e.g. ``"model"``), torch files only.
-        prefix: Keep only the keys starting with this prefix, with it removed (e.g. ``"backbone.body."``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint {path} does not exist.")
-    if path.suffix == ".safetensors":
-        if key is not None:
-            raise ValueError(f"{path} is a safetensors file: it holds one flat state dict, so pass no checkpoint key.")
-        state = safetensors.torch.load_file(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if key is not None:
-            if not isinstance(state, Mapping) or key not in state:
-                found = sorted(state)[:10] if isinstance(state, Mapping) else type(state).__name__
-                raise ValueError(f"{path} has no entry '{key}'; its top-level entries: {found}.")
-            state = state[key]
-    if prefix:
-        state = {name[len(prefix) :]: value for name, value in state.items() if name.startswith(prefix)}
-        if not state:
-            raise ValueError(f"No key of {path} starts with '{prefix}': check the prefix of the backbone keys.")
-    return dict(state)
 
 
 def _architecture(model: nn.Module) -> str:

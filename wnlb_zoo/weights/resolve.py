@@ -11,9 +11,12 @@ Order, for a registered ``arch.tag``:
 Anything else raises :class:`PretrainedWeightsNotFound`, whose message names what was looked for
 and the ways to provide it offline. ``hf-hub:`` and ``local-dir:`` model names are left to timm.
 
-A tag with a manifest record (:mod:`wnlb_zoo.weights.manifest`) is a published weight: whichever
-file is found for it, explicit ones included, must have the recorded sha256, else
-:class:`~wnlb_zoo.weights.integrity.WeightIntegrityError` is raised before anything is loaded.
+Whichever file is found, an explicit one included, must read as a weights file: a missing, empty,
+truncated or non-checkpoint file raises :class:`~wnlb_zoo.weights.state_dict_file.StateDictFileError`
+(or ``FileNotFoundError``) naming it, instead of timm's errors that name no file. A tag with a
+manifest record (:mod:`wnlb_zoo.weights.manifest`) is a published weight: its file must also have
+the recorded sha256, else :class:`~wnlb_zoo.weights.integrity.WeightIntegrityError` is raised
+before anything is loaded.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from .hub import find_hub_file
 from .integrity import verify_file
 from .manifest import find_record
+from .state_dict_file import check_state_dict_file
 
 MIRROR_ENV = "WNLB_ZOO_WEIGHTS"
 WEIGHTS_FILENAME = "model.safetensors"
@@ -49,27 +53,28 @@ def resolve_pretrained_file(pretrained_cfg: dict[str, Any], cache_dir: str | os.
         pretrained_cfg: The resolved cfg (``architecture`` and ``tag`` name the weight).
         cache_dir: Hugging Face cache directory (timm's ``cache_dir``); default huggingface_hub's.
 
-    Returns None when timm should load the weights itself (an explicit ``file``, after its check, or
+    Returns None when timm should load the weights itself (an explicit ``file``, after its checks, or
     ``state_dict``, or ``hf-hub:``/``local-dir:`` sources). Raises :class:`PretrainedWeightsNotFound`
-    when no source can be reached, and ``WeightIntegrityError`` when a file found for a manifest
-    tag does not have the recorded sha256.
+    when no source can be reached, ``StateDictFileError`` when the file is not a readable weights
+    file, and ``WeightIntegrityError`` when a file for a manifest tag does not have the recorded sha256.
     """
     if pretrained_cfg.get("state_dict") is not None or pretrained_cfg.get("source") in ("hf-hub", "local-dir"):
         return None
     name = f"{pretrained_cfg.get('architecture')}.{pretrained_cfg.get('tag')}"
     record = find_record(name)
-    if pretrained_cfg.get("file"):
-        if record is not None:
-            verify_file(pretrained_cfg["file"], record)
-        return None
-    found, tried = _locate(name, pretrained_cfg, cache_dir)
-    if found is None:
-        repo_id = pretrained_cfg.get("hf_hub_id")
-        filename = pretrained_cfg.get("hf_hub_filename") or WEIGHTS_FILENAME
-        raise PretrainedWeightsNotFound(_not_found_message(name, repo_id, filename, tried))
+    explicit = pretrained_cfg.get("file")
+    if explicit:
+        found = Path(explicit)
+    else:
+        found, tried = _locate(name, pretrained_cfg, cache_dir)
+        if found is None:
+            repo_id = pretrained_cfg.get("hf_hub_id")
+            filename = pretrained_cfg.get("hf_hub_filename") or WEIGHTS_FILENAME
+            raise PretrainedWeightsNotFound(_not_found_message(name, repo_id, filename, tried))
+    check_state_dict_file(found)
     if record is not None:
         verify_file(found, record)
-    return found
+    return None if explicit else found
 
 
 def _locate(
