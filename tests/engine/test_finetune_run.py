@@ -37,6 +37,9 @@ def test_run_writes_every_artefact(finished_run):
         for name in ("model.safetensors", "training_state.pt", "detector.json", "run_config.json"):
             assert (out / link / name).is_file(), (link, name)
     assert json.loads((out / "args.json").read_text())["epochs"] == 2
+    # Each epoch seeds the random generators afresh, so the checkpoint holds no RNG state for resume to restore.
+    training_state = torch.load(out / "last" / "training_state.pt", weights_only=True)
+    assert set(training_state) == {"optimizer", "scheduler", "scaler", "epoch", "best_metric", "config"}
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
     for record in records:

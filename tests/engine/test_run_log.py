@@ -11,7 +11,7 @@ import types
 import pytest
 
 from wnlb_zoo.cli.main import main
-from wnlb_zoo.engine.run_log import RunLog
+from wnlb_zoo.engine.run_log import RunLog, RunLogError
 
 
 class FakeSummaryWriter:
@@ -60,6 +60,19 @@ def test_resumed_log_purges_the_re_run_epochs_from_tensorboard(tmp_path, writers
     assert first.scalars == [("train/loss", 1.0, 1), ("train/loss", 0.5, 2), ("train/loss", 1.0 / 3, 3)]
     assert second.scalars == [("train/loss", 0.4, 2)]  # the step is the epoch, as purge_step counts
     assert [json.loads(line)["epoch"] for line in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_a_torn_last_line_is_dropped_on_resume(tmp_path, writers):
+    (tmp_path / "log.jsonl").write_text('{"epoch": 1, "train": null}\n{"epoch": 2, "tra')  # killed mid-write
+    resumed = RunLog(tmp_path, resume_epoch=2)
+    assert resumed.dropped_torn_line and [record["epoch"] for record in resumed.records] == [1]
+    assert (tmp_path / "log.jsonl").read_text() == '{"epoch": 1, "train": null}\n'
+
+
+def test_a_bad_line_before_the_last_is_an_error_naming_file_and_line(tmp_path, writers):
+    (tmp_path / "log.jsonl").write_text('{"epoch": 1}\n{"epoch": 2, "tra\n{"epoch": 3}\n')
+    with pytest.raises(RunLogError, match=r"log\.jsonl, line 2, is not a log record"):
+        RunLog(tmp_path, resume_epoch=3)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The training step: crowd filtering, non-finite losses, accumulation; and the LR schedule."""
+"""The training step: crowd filtering, non-finite losses, accumulation, losses over ranks; and the LR schedule."""
 
 import math
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from wnlb_zoo.engine import distributed
 from wnlb_zoo.engine.distributed import DistributedContext
 from wnlb_zoo.engine.schedule import build_scheduler, lr_multiplier
 from wnlb_zoo.engine.train_loop import NonFiniteLossError, StepSettings, train_one_epoch, without_crowd
@@ -30,12 +31,12 @@ class LossModel(nn.Module):
         return {"loss_a": loss, "loss_b": loss * 0.5}
 
 
-def run_epoch(model, batches, settings=None):
+def run_epoch(model, batches, settings=None, context=CPU):
     settings = settings or StepSettings()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = build_scheduler(optimizer, total_steps=10, warmup_steps=0, schedule="constant")
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    return train_one_epoch(model, optimizer, scheduler, scaler, batches, CPU, settings, epoch=3, first_step=20)
+    return train_one_epoch(model, optimizer, scheduler, scaler, batches, context, settings, epoch=3, first_step=20)
 
 
 def batches(count):
@@ -46,9 +47,10 @@ def batches(count):
 
 def test_non_finite_loss_names_the_step_and_skips_the_update():
     model = LossModel(nan_at=2)
-    with pytest.raises(NonFiniteLossError, match=r"epoch 3, step 2 \(global step 22\).*loss_a=nan"):
+    with pytest.raises(NonFiniteLossError, match=r"epoch 3, step 2 \(global step 22\).*loss_a=nan") as caught:
         run_epoch(model, batches(4))
     assert model.weight.item() == pytest.approx(1 - 2 * 0.1 * 1.5)  # two updates happened, not the third
+    assert "checkpoint" not in str(caught.value)  # the loop cannot know whether one exists: finetune says
 
 
 def test_gradient_accumulation_updates_every_k_batches():
@@ -56,6 +58,25 @@ def test_gradient_accumulation_updates_every_k_batches():
     stats = run_epoch(model, batches(4), StepSettings(grad_accum=2))
     assert model.weight.item() == pytest.approx(1 - 2 * 0.1 * 1.5)  # 2 updates, each of the mean gradient
     assert stats["loss"] == pytest.approx(1.5, rel=0.5) and stats["img_per_s"] > 0
+
+
+def test_last_partial_accumulation_group_is_averaged_over_its_own_batches():
+    model = LossModel()
+    run_epoch(model, batches(5), StepSettings(grad_accum=2))  # groups of 2, 2 and 1 batches
+    assert model.weight.item() == pytest.approx(1 - 3 * 0.1 * 1.5)  # three updates of the same mean gradient
+
+
+def test_logged_losses_are_the_mean_over_ranks(monkeypatch):
+    """In a world of two ranks whose other rank has three times these losses, the log shows twice them."""
+
+    def all_reduce_with_another_rank(tensor, op=None, **kwargs):
+        tensor.mul_(4)  # this rank's values plus the other rank's (3x)
+
+    monkeypatch.setattr(distributed.dist, "all_reduce", all_reduce_with_another_rank)
+    alone = run_epoch(LossModel(), batches(3))
+    in_world = run_epoch(LossModel(), batches(3), context=DistributedContext(0, 2, 0, torch.device("cpu")))
+    for name in ("loss", "loss_a", "loss_b"):
+        assert in_world[name] == pytest.approx(2 * alone[name])
 
 
 def test_crowd_instances_are_removed_from_training_targets():

@@ -22,6 +22,7 @@ from ..engine.finetune import AMP_DTYPES, DEFAULT_LR, FinetuneConfig, finetune
 from ..engine.schedule import SCHEDULES
 from .config_file import add_config_option
 from .dataset_options import add_dataset_options, data_settings
+from .output_paths import writable_directory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,5 +97,6 @@ def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    writable_directory(args.output, "--output")  # before the data and the model are built
     finetune(config_from_args(args))
     return 0

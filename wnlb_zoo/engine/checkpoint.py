@@ -4,62 +4,51 @@ A checkpoint is a directory ``checkpoints/epoch_NNN/`` holding
 
 * ``model.safetensors``: the detector's weights (what ``evaluate``, ``predict`` and the weights
   export read);
-* ``training_state.pt``: optimiser, LR scheduler, AMP scaler, epoch, step, best metric and the RNG
-  states (what ``--resume`` needs);
+* ``training_state.pt``: optimiser, LR scheduler, AMP scaler, epoch and best metric (what
+  ``--resume`` needs; the random generators are seeded per epoch, so they need no state);
 * ``detector.json``: the :class:`~wnlb_zoo.engine.detector_spec.DetectorSpec`;
-* ``run_config.json``: the run's configuration (``evaluate`` reuses its data settings).
+* ``run_config.json``: the run's configuration (``evaluate`` reuses its data settings);
+* ``checksums.json``: the sha256 of each file above, as it was meant to be written.
 
-It is written into a temporary directory and renamed into place, and the ``last`` / ``best``
-links next to ``checkpoints/`` are switched with an atomic rename: a run killed at any moment
-leaves ``last`` pointing at a complete checkpoint.
+It is written into a temporary directory, verified against its checksums and renamed into place,
+and the ``last`` / ``best`` links next to ``checkpoints/`` are switched with an atomic rename: a
+run killed at any moment leaves ``last`` pointing at a complete checkpoint. The checkpoint ``last``
+pointed at before is kept, so that a checkpoint damaged later (a full disk, a bad copy) still has
+an intact predecessor for ``--resume`` to fall back on.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
-import random
+import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import safetensors.torch
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import load_file
 from torch import nn
 
-from .detector_spec import DetectorSpec
+from .detector_spec import SPEC_FILENAME, DetectorSpec
 
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "training_state.pt"
 RUN_CONFIG_FILE = "run_config.json"
+CHECKSUMS_FILE = "checksums.json"
+#: What ``--resume`` reads from a checkpoint.
+RESUME_FILES = (WEIGHTS_FILE, STATE_FILE, SPEC_FILENAME, RUN_CONFIG_FILE)
+#: ``epoch_003``, or ``epoch_003_<pid>`` for an epoch re-run after a resume.
+CHECKPOINT_NAME = re.compile(r"epoch_(\d+)(?:_\d+)?")
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, incomplete or unreadable."""
-
-
-def rng_states() -> dict[str, Any]:
-    """The states of every random generator training touches, as tensors and plain Python values
-    (so that ``training_state.pt`` loads with ``weights_only=True``)."""
-    name, keys, position, has_gauss, cached = np.random.get_state()
-    states = {
-        "torch": torch.get_rng_state(),
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    name, keys, position, has_gauss, cached = states["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    random.setstate(tuple(item if not isinstance(item, list) else tuple(item) for item in states["python"]))
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def save_checkpoint(
@@ -70,34 +59,118 @@ def save_checkpoint(
     training_state: dict[str, Any],
     is_best: bool,
 ) -> Path:
-    """Write the checkpoint of ``epoch`` atomically and point ``last`` (and ``best``) at it."""
+    """Write the checkpoint of ``epoch`` atomically, verify it, and point ``last`` (and ``best``) at it.
+
+    The checkpoint that ``last`` named before is kept as the fallback; checkpoints that no link
+    names any more are removed, once the new one is in place.
+    """
     output = Path(output_dir)
     checkpoints = output / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    for leftover in checkpoints.glob(".staging_*"):  # from a save that was killed
-        shutil.rmtree(leftover, ignore_errors=True)
     final = checkpoints / f"epoch_{epoch:03d}"
     staging = checkpoints / f".staging_epoch_{epoch:03d}_{os.getpid()}"
     staging.mkdir()
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    save_file(state, str(staging / WEIGHTS_FILE))
-    torch.save(training_state, staging / STATE_FILE)
-    spec.save(staging)
-    (staging / RUN_CONFIG_FILE).write_text(json.dumps(training_state["config"], indent=2))
+    training_bytes = io.BytesIO()
+    torch.save(training_state, training_bytes)
+    contents = {
+        WEIGHTS_FILE: safetensors.torch.save(state),
+        STATE_FILE: training_bytes.getvalue(),
+        RUN_CONFIG_FILE: json.dumps(training_state["config"], indent=2).encode(),
+    }
+    for name, data in contents.items():
+        (staging / name).write_bytes(data)
+    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    checksums[SPEC_FILENAME] = _sha256(spec.save(staging))
+    (staging / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2))
     for path in staging.iterdir():
         _fsync(path)
+    verify_checkpoint(staging)  # what reached the disk is what was meant
     if final.exists():
         # A re-run of this epoch after a resume, and a link may point here: save under a new name and
         # move the links first, so that they always point at a complete checkpoint.
         final = checkpoints / f"epoch_{epoch:03d}_{os.getpid()}"
     os.replace(staging, final)
     _fsync(checkpoints)
+    previous = _target(output / "last")
     _point(output / "last", final)
     if is_best:
         _point(output / "best", final)
     _fsync(output)
-    _remove_unreferenced(checkpoints, {_target(output / "last"), _target(output / "best")})
+    _remove_unreferenced(checkpoints, {final.resolve(), previous, _target(output / "best")})
     return final
+
+
+def verify_checkpoint(path: str | os.PathLike) -> None:
+    """Check that the checkpoint at ``path`` is complete and undamaged, or raise :class:`CheckpointError` saying why.
+
+    Each file is compared with the sha256 recorded when the checkpoint was written (checkpoints
+    of earlier versions record none), and the weights file's header must parse, which a
+    truncated file fails.
+    """
+    path = Path(path)
+    missing = [name for name in RESUME_FILES if not (path / name).is_file()]
+    if missing:
+        raise CheckpointError(f"{path} is incomplete: {', '.join(missing)} missing.")
+    checksums = path / CHECKSUMS_FILE
+    for name, digest in (json.loads(checksums.read_text()) if checksums.is_file() else {}).items():
+        if _sha256(path / name) != digest:
+            raise CheckpointError(
+                f"{path / name} is corrupt or truncated: its sha256 differs from the one recorded when it was written."
+            )
+    try:
+        with safe_open(str(path / WEIGHTS_FILE), framework="pt"):
+            pass
+    except Exception as error:
+        raise CheckpointError(f"{path / WEIGHTS_FILE} is corrupt or truncated ({error}).") from error
+
+
+def checkpoint_candidates(output_dir: str | os.PathLike) -> list[Path]:
+    """A run's checkpoints, newest first (by epoch; of two of one epoch, the one ``last`` names)."""
+    output = Path(output_dir)
+    last = _target(output / "last")
+
+    def age(path: Path) -> tuple[int, bool]:
+        return int(CHECKPOINT_NAME.fullmatch(path.name).group(1)), path.resolve() == last
+
+    found = [path for path in (output / "checkpoints").glob("epoch_*") if CHECKPOINT_NAME.fullmatch(path.name)]
+    return sorted(found, key=age, reverse=True)
+
+
+def newest_intact_checkpoint(output_dir: str | os.PathLike) -> tuple[Path, list[tuple[Path, str]]]:
+    """The newest checkpoint of a run that passes :func:`verify_checkpoint`, and the newer ones skipped, with why."""
+    output = Path(output_dir)
+    skipped = []
+    for candidate in checkpoint_candidates(output):
+        try:
+            verify_checkpoint(candidate)
+        except CheckpointError as error:
+            skipped.append((candidate, str(error)))
+            continue
+        return candidate, skipped
+    if not skipped:
+        raise CheckpointError(f"{output} holds no checkpoint to resume: start the run without --resume.")
+    reasons = "; ".join(reason for _, reason in skipped)
+    raise CheckpointError(f"No checkpoint of {output} is intact ({reasons}). Start afresh with another --output.")
+
+
+def retarget_links(output_dir: str | os.PathLike, damaged: Collection[Path], checkpoint: Path) -> None:
+    """Point the ``last`` / ``best`` links that name a ``damaged`` checkpoint at ``checkpoint`` instead."""
+    output = Path(output_dir)
+    damaged = {path.resolve() for path in damaged}
+    for link in (output / "last", output / "best"):
+        if _target(link) in damaged:
+            _point(link, checkpoint)
+
+
+def remove_staging_leftovers(output_dir: str | os.PathLike) -> None:
+    """Delete the half-written checkpoints of runs killed while saving one.
+
+    Call it only while holding the run's :class:`~wnlb_zoo.engine.run_lock.RunLock`: then no other
+    run can be writing into the directory, and every staging folder is a dead run's.
+    """
+    for leftover in (Path(output_dir) / "checkpoints").glob(".staging_*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -175,6 +248,14 @@ def _remove_unreferenced(checkpoints: Path, keep: set[Path | None]) -> None:
     for path in checkpoints.glob("epoch_*"):
         if path.resolve() not in keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:

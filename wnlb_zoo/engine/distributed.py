@@ -8,11 +8,15 @@ everything runs in one process and the collectives below are no-ops.
 from __future__ import annotations
 
 import os
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,58 @@ def all_gather_objects(value: Any, context: DistributedContext) -> list[Any]:
     return gathered
 
 
-def all_ranks_finite(values: torch.Tensor, context: DistributedContext) -> torch.Tensor:
-    """A 0-d float tensor on ``values``' device: 1 if every value is finite on every rank, else 0.
+def mean_over_ranks(values: torch.Tensor, context: DistributedContext) -> torch.Tensor:
+    """The element-wise mean of ``values`` over all ranks (``values`` itself in a single process).
 
-    Stays on the device (no host sync), so the caller can fetch it together with other numbers;
-    all ranks get the same answer and so take the same branch.
+    Logged losses are averaged this way, as torchvision's ``reduce_dict`` does, so that the log
+    describes the whole batch rather than rank 0's share. A value that is not finite on any rank
+    makes the mean not finite, so the same numbers also tell every rank alike that a loss diverged.
     """
-    flag = torch.isfinite(values).all().float()
+    if not context.distributed:
+        return values
+    total = values.clone()
+    dist.all_reduce(total)
+    return total / context.world_size
+
+
+def run_on_main_rank(action: Callable[[], T], context: DistributedContext) -> T | None:
+    """Run ``action`` on rank 0 only; return its result there (None elsewhere) and raise its error everywhere.
+
+    Rank 0 alone writes the run directory. When it fails (another run holds the directory, a
+    checkpoint cannot be written), the other ranks raise the same error instead of waiting for
+    ever at their next collective. The call is also a barrier.
+    """
+    result, error = None, None
+    if context.is_main:
+        try:
+            result = action()
+        except Exception as caught:
+            error = caught
     if context.distributed:
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return flag
+        shared = [_transferable(error)]
+        dist.broadcast_object_list(shared, src=0)
+        error = error if context.is_main else shared[0]
+    if error is not None:
+        raise error
+    return result
+
+
+def broadcast_from_main(value: T, context: DistributedContext) -> T:
+    """Rank 0's ``value`` on every rank (picklable values only)."""
+    if not context.distributed:
+        return value
+    shared = [value]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
+def _transferable(error: Exception | None) -> Exception | None:
+    """``error``, or a RuntimeError with its message when it cannot be pickled to the other ranks."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"rank 0 failed: {type(error).__name__}: {error}")
+    return error
 
 
 def barrier(context: DistributedContext) -> None:

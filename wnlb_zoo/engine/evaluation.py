@@ -98,7 +98,8 @@ def coco_metrics(
         image_ids: The images evaluated (images without detections count as misses).
         class_names: Category id -> name, for the per-class table.
 
-    A value is None where COCOeval has nothing to measure (no ground truth of that size or class).
+    A value is None where COCOeval has nothing to measure (no ground truth of that size or class,
+    or none at all), and 0 where there was ground truth but no detection found it.
     Each pass gets its own copies of the results: pycocotools' ``loadRes`` edits them, and would
     turn boxes into polygon "masks". The mask pass drops the boxes so that small/medium/large
     follow the mask area, as in COCO's own evaluation.
@@ -108,12 +109,8 @@ def coco_metrics(
     for iou_type in iou_types:
         dropped = "segmentation" if iou_type == "bbox" else "bbox"
         relevant = [{k: v for k, v in r.items() if k != dropped} for r in results]
-        if not relevant:
-            metrics[iou_type] = dict.fromkeys(SUMMARY_NAMES, 0.0)
-            metrics[iou_type]["per_class"] = dict.fromkeys(class_names.values(), 0.0)
-            continue
         with contextlib.redirect_stdout(io.StringIO()):
-            detections = ground_truth.loadRes(relevant)
+            detections = _load_results(ground_truth, relevant)
             evaluator = COCOeval(ground_truth, detections, iou_type)
             evaluator.params.imgIds = sorted(set(image_ids))
             evaluator.evaluate()
@@ -151,6 +148,16 @@ def evaluate(
     metrics["num_images"] = len(set(all_ids))
     metrics["num_predictions"] = len(all_ids)
     return metrics
+
+
+def _load_results(ground_truth: COCO, results: list[dict[str, Any]]) -> COCO:
+    """pycocotools' ``loadRes``, which fails on an empty list: no detections become an empty result set."""
+    if results:
+        return ground_truth.loadRes(results)
+    empty = COCO()
+    empty.dataset = {**ground_truth.dataset, "annotations": []}
+    empty.createIndex()
+    return empty
 
 
 def _measured(value: float) -> float | None:

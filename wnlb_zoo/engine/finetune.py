@@ -2,16 +2,23 @@
 
 One function, :func:`finetune`, runs a whole training run from a :class:`FinetuneConfig`, in one
 process or under ``torchrun``. Every epoch it trains, evaluates with COCOeval, logs and writes an
-atomic checkpoint; ``resume`` continues a killed run exactly where its last checkpoint left off
-(weights, optimiser, scheduler, scaler; data order and augmentation are seeded per epoch). At
-the end the best checkpoint's backbone and detector are exported in the hub layout.
+atomic checkpoint; ``resume`` continues a killed run exactly where its newest intact checkpoint
+left off (weights, optimiser, scheduler, scaler; data order and augmentation are seeded per
+epoch). At the end the best checkpoint's backbone and detector are exported in the hub layout.
+
+A run holds its output directory exclusively (:class:`~wnlb_zoo.engine.run_lock.RunLock`), so a
+second run into it is refused, and a crashed run leaves no lock behind. Ctrl-C stops a run with a
+:class:`TrainingInterrupted` that names the last intact checkpoint and the command that resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import random
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,23 +33,34 @@ from ..data import collate_detection
 from ..detection import load_detector_weights
 from .checkpoint import (
     CheckpointError,
+    checkpoint_candidates,
     load_model_weights,
     load_run_config,
     load_training_state,
+    newest_intact_checkpoint,
+    remove_staging_leftovers,
     resolve_checkpoint,
-    restore_rng_states,
-    rng_states,
+    retarget_links,
     save_checkpoint,
+    verify_checkpoint,
 )
 from .data_sources import DataSettings, build_data
 from .detector_spec import DetectorSpec
-from .distributed import DistributedContext, barrier, setup_distributed, teardown_distributed
+from .distributed import (
+    DistributedContext,
+    barrier,
+    broadcast_from_main,
+    run_on_main_rank,
+    setup_distributed,
+    teardown_distributed,
+)
 from .evaluation import evaluate
 from .export import replace_export
 from .report import percent, print_ap_table, print_epoch_summary
+from .run_lock import RunLock
 from .run_log import RunLog
 from .schedule import build_scheduler
-from .train_loop import StepSettings, train_one_epoch
+from .train_loop import NonFiniteLossError, StepSettings, train_one_epoch
 
 #: ``--lr`` is given for this many images per optimiser step and scaled linearly to the real batch.
 REFERENCE_BATCH = 16
@@ -94,26 +112,62 @@ class FinetuneConfig:
         return base * self.batch_size * world_size * self.grad_accum / REFERENCE_BATCH
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the message names the last intact checkpoint and the command that resumes it."""
+
+
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
-    """Run (or resume) a fine-tuning run; return the final metrics (on rank 0; ``{}`` elsewhere)."""
+    """Run (or resume) a fine-tuning run; return the final metrics (on rank 0; ``{}`` elsewhere).
+
+    Raises:
+        RunInUseError: Another run holds ``config.output``.
+        TrainingInterrupted: On Ctrl-C.
+        NonFiniteLossError: When a loss diverged, saying which checkpoint is the last intact one.
+    """
     _validate(config)
     context = setup_distributed(config.device)
+    output = Path(config.output)
     try:
-        return _run(config, context)
+        with contextlib.ExitStack() as held:  # the run lock, on rank 0
+            claimed = run_on_main_rank(lambda: _claim_output(config, output, held), context)
+            resume_from = broadcast_from_main(claimed, context)
+            try:
+                return _run(config, context, resume_from)
+            except KeyboardInterrupt:
+                raise _interrupted(output, context) from None
+            except NonFiniteLossError as error:
+                checkpoint = _last_checkpoint(output)
+                saved = f"The last intact checkpoint is {checkpoint}." if checkpoint else "No checkpoint was written."
+                raise NonFiniteLossError(f"{error} {saved}") from None
     finally:
         teardown_distributed()
 
 
-def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
-    output = Path(config.output)
+def _claim_output(config: FinetuneConfig, output: Path, held: contextlib.ExitStack) -> Path | None:
+    """On rank 0: hold ``output`` for this run, and choose the checkpoint to resume (None for a new run).
+
+    Under the lock no other run can be writing here, so half-written checkpoints are a dead
+    run's and may go. A new run records its options in ``args.json``.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    held.enter_context(RunLock(output))
+    remove_staging_leftovers(output)
     resume_from = _resume_checkpoint(config, output)
+    if resume_from is None:
+        (output / "args.json").write_text(json.dumps(_jsonable(config), indent=2))
+    return resume_from
+
+
+def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path | None) -> dict[str, Any]:
+    output = Path(config.output)
     state = None
     if resume_from is not None:
         config = _resumed_config(config, load_run_config(resume_from), context)
         state = load_training_state(resume_from)
-    elif context.is_main:
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "args.json").write_text(json.dumps(_jsonable(config), indent=2))
+    start_epoch = state["epoch"] + 1 if state is not None else 1
+    log = run_on_main_rank(lambda: RunLog(output, resume_epoch=start_epoch if state is not None else None), context)
+    if log is not None and log.dropped_torn_line:
+        print(f"Dropped the torn last line of {log.jsonl}: the killed run was writing it.")
     _seed_everything(config.seed)
 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
@@ -172,14 +226,12 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     scaler = torch.amp.GradScaler(context.device.type, enabled=config.amp == "fp16")
     settings = StepSettings(amp_dtype=amp_dtype, grad_accum=config.grad_accum, clip_grad=config.clip_grad)
 
-    start_epoch, best = 1, -1.0
-    if state is not None:
+    best = -1.0
+    if state is not None:  # the random generators need no state: each epoch seeds them afresh
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
-        restore_rng_states(state["rng"])
-        start_epoch, best = state["epoch"] + 1, state["best_metric"]
-    log = RunLog(output, resume_epoch=start_epoch if state is not None else None) if context.is_main else None
+        best = state["best_metric"]
     if context.is_main:
         lr = config.effective_lr(context.world_size)
         where = f"{context.world_size} process(es) on {context.device}"
@@ -208,16 +260,15 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
         )
         metrics = evaluate_all()
         if context.is_main:
-            score = metrics["segm"]["AP"] or 0.0
-            is_best = score > best
-            best = max(best, score)
+            score = metrics["segm"]["AP"]  # None when the validation set has nothing to measure
+            is_best = score is not None and score > best
+            best = score if is_best else best
             training_state = {
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
                 "epoch": epoch,
                 "best_metric": best,
-                "rng": rng_states(),
                 "config": _jsonable(config),
             }
             log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
@@ -239,6 +290,8 @@ def _run(config: FinetuneConfig, context: DistributedContext) -> dict[str, Any]:
     if config.export and (output / "best").exists():
         exported = replace_export(output / "best", output / "export")
         print(f"Exported the best checkpoint's backbone and detector to {exported}")
+    elif config.export:
+        print("Nothing exported: no epoch had a mask AP to choose the best checkpoint by (no validation annotations).")
     return final
 
 
@@ -250,17 +303,58 @@ def _validate(config: FinetuneConfig) -> None:
     for name in ("epochs", "batch_size", "grad_accum"):
         if getattr(config, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}.")
+    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {config.lr}.")
 
 
 def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
-    """The checkpoint to resume from; refuse to overwrite an existing run that is not resumed."""
+    """The verified checkpoint to resume from; refuse to overwrite an existing run that is not resumed.
+
+    ``--resume`` alone takes the newest intact checkpoint of ``output``, skipping damaged newer
+    ones (and moving the ``last`` / ``best`` links off them); ``--resume PATH`` takes PATH or fails.
+    """
+    if config.resume == "auto":
+        checkpoint, skipped = newest_intact_checkpoint(output)
+        for damaged, reason in skipped:
+            print(f"Skipping {damaged}: {reason}")
+        retarget_links(output, [damaged for damaged, _ in skipped], checkpoint)
+        print(f"Resuming from {checkpoint}, the newest intact checkpoint.")
+        return checkpoint
     if config.resume:
-        return resolve_checkpoint(output / "last" if config.resume == "auto" else config.resume)
-    if (output / "last").exists():
+        checkpoint = resolve_checkpoint(config.resume)
+        try:
+            verify_checkpoint(checkpoint)
+        except CheckpointError as error:
+            advice = "Resume from another checkpoint, or start afresh without --resume."
+            raise CheckpointError(f"{error} {advice}") from None
+        print(f"Resuming from {checkpoint}.")
+        return checkpoint
+    if checkpoint_candidates(output):
         raise ValueError(
             f"{output} already holds a training run. Pass --resume to continue it, or choose another --output."
         )
     return None
+
+
+def _last_checkpoint(output: Path) -> Path | None:
+    """The checkpoint ``last`` names (always a complete, verified one), as a path under ``output``."""
+    last = output / "last"
+    return output / "checkpoints" / last.resolve().name if last.exists() else None
+
+
+def _interrupted(output: Path, context: DistributedContext) -> TrainingInterrupted:
+    """What Ctrl-C kept, and how to continue, as one line."""
+    checkpoint = _last_checkpoint(output)
+    if checkpoint is None:
+        return TrainingInterrupted(
+            f"interrupted before the first checkpoint of {output}: there is nothing to resume; run the same "
+            "command again to start over."
+        )
+    launcher = "torchrun [the same options] -m wnlb_zoo" if context.distributed else "wnlb-zoo"
+    return TrainingInterrupted(
+        f"interrupted; the last intact checkpoint is {checkpoint}. Continue with: "
+        f"{launcher} finetune --output {shlex.quote(str(output))} --resume"
+    )
 
 
 #: Options that may change when a run is resumed; everything else comes from the run itself.

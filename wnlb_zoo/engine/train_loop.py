@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .distributed import DistributedContext, all_ranks_finite
+from .distributed import DistributedContext, mean_over_ranks
 from .progress import progress_bar
 from .resources import peak_memory_mib
 
@@ -56,12 +56,15 @@ def train_one_epoch(
     epoch: int,
     first_step: int,
 ) -> dict[str, float]:
-    """Train for one pass over ``loader``; return mean losses, throughput and peak memory.
+    """Train for one pass over ``loader``; return mean losses (over steps and ranks), throughput and peak memory.
+
+    With ``grad_accum`` k, each optimiser update averages the gradients of k batches; the last
+    group of an epoch may hold fewer, and is averaged over the batches it holds.
 
     Raises:
         NonFiniteLossError: naming the epoch, the step and each loss term, as soon as the total
             loss of any rank is not finite (checked on all ranks together, before the update, so
-            the weights and the last checkpoint stay as they were).
+            the weights stay as they were).
     """
     model.train()
     device = context.device
@@ -77,23 +80,24 @@ def train_one_epoch(
         images = [image.to(device, non_blocking=True) for image in images]
         targets = [_to_device(without_crowd(t), device) for t in targets]
         update = (index + 1) % settings.grad_accum == 0 or index + 1 == len(loader)
+        group_start = index - index % settings.grad_accum  # the group's size divides its losses
+        group_size = min(settings.grad_accum, len(loader) - group_start)
         sync = contextlib.nullcontext() if update or not context.distributed else model.no_sync()
         with sync:
             with torch.autocast(device.type, dtype=settings.amp_dtype, enabled=settings.amp_dtype is not None):
                 losses = model(images, targets)
             loss = sum(losses.values())
-            # One host sync per step: every loss term and the all-ranks finiteness flag in one transfer.
+            # One host sync per step: every loss term, averaged over the ranks, in one transfer.
             values = torch.stack([loss.detach().float(), *(v.detach().float() for v in losses.values())])
-            finite = all_ranks_finite(values, context)
-            host = torch.cat([values, finite[None]]).tolist()
-            if not host[-1]:
-                terms = ", ".join(f"{name}={value:.4g}" for name, value in zip(losses, host[1:], strict=False))
+            host = mean_over_ranks(values, context).tolist()
+            if not all(math.isfinite(value) for value in host):
+                terms = ", ".join(f"{name}={value:.4g}" for name, value in zip(losses, host[1:], strict=True))
                 raise NonFiniteLossError(
                     f"Non-finite loss at epoch {epoch}, step {index} (global step {step}): {terms}. "
-                    "Training stopped; the last checkpoint is intact. Lower --lr, add --clip-grad, or use "
-                    "--amp bf16 instead of fp16."
+                    "Training stopped before this update. Lower --lr, add --clip-grad, or use --amp bf16 "
+                    "instead of fp16."
                 )
-            scaler.scale(loss / settings.grad_accum).backward()
+            scaler.scale(loss / group_size).backward()
         if update:
             if settings.clip_grad:
                 scaler.unscale_(optimizer)
@@ -102,7 +106,7 @@ def train_one_epoch(
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
-        for name, value in zip(("loss", *losses), host, strict=False):
+        for name, value in zip(("loss", *losses), host, strict=True):
             sums[name] = sums.get(name, 0.0) + value
         images_seen += len(images)
         rate = images_seen * context.world_size / (time.perf_counter() - start)

@@ -1,0 +1,84 @@
+"""Checkpoints: verified on save, the previous one kept, and ``--resume`` taking the newest intact one."""
+
+import pytest
+from torch import nn
+
+from wnlb_zoo.engine.checkpoint import (
+    CHECKSUMS_FILE,
+    WEIGHTS_FILE,
+    CheckpointError,
+    newest_intact_checkpoint,
+    remove_staging_leftovers,
+    retarget_links,
+    save_checkpoint,
+    verify_checkpoint,
+)
+from wnlb_zoo.engine.detector_spec import DetectorSpec
+
+SPEC = DetectorSpec(backbone="resnet18", num_classes=2, class_names=("thing",), label_to_category_id={1: 1})
+
+
+def save(output, epoch, is_best=False):
+    model = nn.Linear(64, 64)
+    state = {"epoch": epoch, "best_metric": 0.0, "config": {"epochs": 9}}
+    return save_checkpoint(output, epoch, model, SPEC, state, is_best)
+
+
+def kept(output):
+    return sorted(path.name for path in (output / "checkpoints").iterdir())
+
+
+def damage(checkpoint):
+    """Flip one byte in the middle of the weights: the header still parses, the checksum does not match."""
+    weights = checkpoint / WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+
+def test_the_previous_checkpoint_is_kept_beside_last_and_best(tmp_path):
+    save(tmp_path, 1, is_best=True)
+    save(tmp_path, 2)
+    save(tmp_path, 3)
+    assert kept(tmp_path) == ["epoch_001", "epoch_002", "epoch_003"]  # best, previous, last
+    save(tmp_path, 4, is_best=True)
+    assert kept(tmp_path) == ["epoch_003", "epoch_004"]  # last and best coincide: the previous is the fallback
+    assert (tmp_path / "last").resolve().name == (tmp_path / "best").resolve().name == "epoch_004"
+
+
+def test_resume_falls_back_from_a_damaged_last_to_the_previous_checkpoint(tmp_path):
+    save(tmp_path, 1)
+    save(tmp_path, 2, is_best=True)
+    damage(tmp_path / "last")
+    checkpoint, skipped = newest_intact_checkpoint(tmp_path)
+    assert checkpoint.name == "epoch_001"
+    [(damaged, reason)] = skipped
+    assert damaged.name == "epoch_002" and "model.safetensors is corrupt or truncated" in reason
+    retarget_links(tmp_path, [damaged], checkpoint)
+    assert (tmp_path / "last").resolve().name == (tmp_path / "best").resolve().name == "epoch_001"
+
+
+def test_a_truncated_checkpoint_without_checksums_is_found_by_its_header(tmp_path):
+    checkpoint = save(tmp_path, 1)
+    (checkpoint / CHECKSUMS_FILE).unlink()  # as written by earlier versions
+    weights = checkpoint / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="model.safetensors is corrupt or truncated"):
+        verify_checkpoint(checkpoint)
+
+
+def test_no_intact_checkpoint_is_an_error_naming_each(tmp_path):
+    with pytest.raises(CheckpointError, match="holds no checkpoint to resume"):
+        newest_intact_checkpoint(tmp_path)
+    damage(save(tmp_path, 1))
+    with pytest.raises(CheckpointError, match=r"No checkpoint of .* is intact \(.*epoch_001"):
+        newest_intact_checkpoint(tmp_path)
+
+
+def test_saving_leaves_other_staging_folders_alone(tmp_path):
+    other = tmp_path / "checkpoints" / ".staging_epoch_005_4242"
+    other.mkdir(parents=True)
+    save(tmp_path, 1)
+    assert other.is_dir()  # another writer's, as far as a save can tell
+    remove_staging_leftovers(tmp_path)  # what a run does once it holds the run lock
+    assert not other.exists()

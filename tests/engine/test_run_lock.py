@@ -1,0 +1,27 @@
+"""The run lock: one run per output directory, and nothing left stuck by a run that died."""
+
+import json
+import os
+import socket
+
+import pytest
+
+from wnlb_zoo.engine.run_lock import LOCK_FILE, RunInUseError, RunLock
+
+
+def test_a_second_hold_is_refused_naming_the_holder_and_the_ways_out(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(RunInUseError) as refused:
+            with RunLock(tmp_path):
+                pass
+    message = str(refused.value)
+    assert f"PID {os.getpid()} on {socket.gethostname()}" in message
+    assert "--resume" in message and "another --output" in message
+    with RunLock(tmp_path):  # released when the holder left
+        pass
+
+
+def test_the_record_of_a_dead_holder_does_not_block(tmp_path):
+    (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": 999999, "host": "gone", "started": 0}))
+    with RunLock(tmp_path):
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
