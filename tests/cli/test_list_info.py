@@ -84,6 +84,14 @@ def test_info_on_an_unknown_name_suggests_the_closest(capsys, name, suggested):
     assert suggested in err.split("Did you mean: ")[1].split("?")[0].split(", ")
 
 
+@pytest.mark.parametrize("pretrained", [[], ["--pretrained"]])
+def test_an_unknown_tag_from_the_command_line_lists_the_known_tags(capsys, pretrained):
+    assert main(["features", "wnlb_resnet18.nope", *pretrained]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown pretrained tag 'nope' for wnlb_resnet18: its tags are wnlb_resnet18.a1_in1k" in err
+    assert "Traceback" not in err
+
+
 def test_info_without_a_close_name_lists_the_variants(capsys):
     assert main(["info", "yolo"]) == 2
     err = capsys.readouterr().err

@@ -9,6 +9,7 @@ import torch
 from huggingface_hub import constants
 from safetensors.torch import save_file
 
+from wnlb_zoo.cli import weights as weights_cli
 from wnlb_zoo.cli.main import main
 from wnlb_zoo.weights import publish as publish_module
 
@@ -137,3 +138,42 @@ def test_pull_offline_without_cache_says_what_to_do(exported, environment, monke
     publish_record(exported, environment, monkeypatch, mirror=False)
     assert main(["weights", "pull", NAME, "--mirror", str(environment / "mirror")]) == 2
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+
+
+def test_invalid_records_are_listed_and_fail_verify(exported, environment, monkeypatch, capsys):
+    publish_record(exported, environment, monkeypatch)
+    torn = environment / "manifest" / "wnlb_resnet18.torn.json"
+    torn.write_text('{"manifest_version": 1, "archi')
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"INVALID   {torn}: not a readable JSON file" in out
+    assert any(line.startswith(NAME) for line in out.splitlines())  # the valid record is still listed
+    assert main(["weights", "list", "--json"]) == 0
+    entries = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert entries["wnlb_resnet18.torn"]["file"] == str(torn)
+    assert "not a readable JSON" in entries["wnlb_resnet18.torn"]["invalid"]
+    assert entries[NAME]["local"][0]["source"] == "mirror"
+    assert main(["weights", "verify", "--all"]) == 1
+    out = capsys.readouterr().out
+    assert f"INVALID   {torn}" in out and f"ok        {NAME}" in out
+    assert main(["weights", "verify", "wnlb_resnet18.torn"]) == 1
+
+
+def test_export_of_a_random_checkpoint_is_one_message(tmp_path, capsys):
+    random_file = tmp_path / "random.pth"
+    random_file.write_bytes(bytes(range(256)) * 8)
+    assert main(export_args(random_file, tmp_path / "out", tag=False)) == 2
+    err = capsys.readouterr().err
+    assert f"error: {random_file} is not a valid PyTorch checkpoint" in err and "Traceback" not in err
+
+
+def test_export_refuses_an_unusable_out_before_any_work(tmp_path, unwritable_dir, monkeypatch, capsys):
+    def no_work(*args, **kwargs):
+        raise AssertionError("the run was exported although --out cannot be written")
+
+    monkeypatch.setattr(weights_cli, "export_training_checkpoint", no_work)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for out, problem in [(a_file, "is a file, not a folder"), (unwritable_dir / "out", "cannot be written")]:
+        assert main(["weights", "export", "--run", str(tmp_path / "run"), "--out", str(out)]) == 2
+        assert f"--out {out} {problem}" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from ..weights import (
     scan_manifest,
 )
 from ..weights.manifest import parse_evaluation
+from .output_paths import writable_directory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -180,6 +181,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    writable_directory(args.out, "--out")  # before any checkpoint is read or model built
     info = WeightInfo(
         tag=args.tag,
         repo_id=args.repo_id,
