@@ -67,12 +67,14 @@ def build_wnlb_model(
 
 
 def _check_tag(variant: str, tag: str) -> None:
-    known = timm.list_pretrained(f"{variant}.*")
-    if f"{variant}.{tag}" not in known:
+    try:
+        timm.models.get_pretrained_cfg(f"{variant}.{tag}")
+    except RuntimeError:  # timm's "Invalid pretrained tag", which names no valid tag
+        known = timm.list_pretrained(f"{variant}.*")
         raise UnknownPretrainedTagError(
             f"Unknown pretrained tag '{tag}' for {variant}: its tags are {', '.join(known) or 'none'} "
             "(the first is the default; `wnlb-zoo list --pretrained` shows them all)."
-        )
+        ) from None
 
 
 def base_weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[str, dict[str, Any]]:
