@@ -123,3 +123,28 @@ def test_annotation_errors_are_reported(folder, tmp_path, capsys):
     argv = ["darken", str(folder), str(tmp_path / "d"), "--annotations", str(annotation_file), "--format", "png"]
     assert main(argv) == 2
     assert "--format must be 'same'" in _error(capsys)
+
+
+@pytest.mark.parametrize("quality", ["500", "-1", "high"])
+def test_quality_outside_the_jpeg_range_is_refused(folder, tmp_path, quality, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["darken", str(folder), str(tmp_path / "dark"), "--quality", quality])
+    assert exit_info.value.code == 2
+    assert "--quality: must be an integer from 0 to 100" in _error(capsys)
+    assert not (tmp_path / "dark").exists()
+
+
+def test_unusable_destinations_are_refused_before_any_work(folder, tmp_path, unwritable_dir, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["darken", str(folder), str(taken)]) == 2
+    assert f"DST {taken} is a file, not a folder" in _error(capsys)
+
+    assert main(["darken", str(folder), str(unwritable_dir / "dark")]) == 2
+    assert f"DST {unwritable_dir / 'dark'} cannot be written" in _error(capsys)
+
+    dst = tmp_path / "dark"
+    (dst / "a.png").mkdir(parents=True)  # a folder where an output file belongs
+    assert main(["darken", str(folder), str(dst), "--overwrite"]) == 2
+    assert f"DST {dst / 'a.png'} is a folder" in _error(capsys)
+    assert not (dst / "c.JPG").exists()

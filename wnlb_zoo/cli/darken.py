@@ -23,9 +23,23 @@ import torch
 
 from ..data import AnnotationError, LowLightParams, read_coco_json, read_image, synthesize_low_light, write_image
 from ..data.synthetic import item_seed
+from .output_paths import writable_directory, writable_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = {"same": None, "png": ".png", "jpg": ".jpg"}
+QUALITY_RANGE = (0, 100)  # Pillow's JPEG and WebP quality scale
+
+
+def quality(text: str) -> int:
+    """An argparse type: a JPEG/WebP quality in :data:`QUALITY_RANGE`."""
+    low, high = QUALITY_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="same", help="output format (default: same)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    parser.add_argument("--quality", type=quality, default=95, help="JPEG/WebP quality, 0-100 (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist in DST")
 
     synthesis = parser.add_argument_group("low-light synthesis (defaults: Brooks et al. 2019, LIS)")
@@ -121,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     outputs = [output for _, output, _ in jobs]
     if args.annotations is not None:
         outputs.append(dst / args.annotations.name)
+    writable_directory(dst, "DST")
+    for output in outputs:
+        writable_file(output, "DST")
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not args.overwrite:
         raise ValueError(f"{len(existing)} output file(s) exist, e.g. {existing[0]}; pass --overwrite to replace them")

@@ -1,7 +1,9 @@
 """``wnlb-zoo evaluate --checkpoint PATH``: COCO box and mask AP of a trained detector.
 
 Without dataset options the checkpoint's own validation data is used (as recorded by the run
-that wrote it), so the numbers reproduce the training log. Runs under torchrun too.
+that wrote it), so the numbers reproduce the training log. Runs under torchrun too. Before any
+evaluation work the metrics file is checked to be writable and the data's classes to be the
+checkpoint's (same names, same order).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..engine.distributed import setup_distributed, teardown_distributed
 from ..engine.evaluation import evaluate
 from ..engine.report import print_ap_table
 from .dataset_options import add_dataset_options, data_settings
+from .output_paths import writable_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,9 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     context = setup_distributed(args.device)
     try:
-        model, _, checkpoint = load_detector(args.checkpoint)
+        model, spec, checkpoint = load_detector(args.checkpoint)
+        output = writable_file(args.output or checkpoint / "evaluation.json", "--output")
         settings = _settings(args, checkpoint)
         data = build_data(settings)
+        if data.class_names != spec.class_names:
+            raise ValueError(
+                f"{checkpoint} detects the classes {list(spec.class_names)} but the {settings.dataset} data has "
+                f"{list(data.class_names)}: evaluate it on data with the same classes, in the same order."
+            )
         model.to(context.device)
         metrics = evaluate(
             model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, context,
@@ -45,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if context.is_main:
             print_ap_table(metrics, title=f"{checkpoint} on {settings.dataset} validation data")
-            output = Path(args.output) if args.output else checkpoint / "evaluation.json"
             output.write_text(json.dumps(metrics, indent=2))
             print(f"Metrics written to {output}")
     finally:

@@ -1,16 +1,20 @@
 """``wnlb-zoo predict --checkpoint PATH IMAGES... --output DIR``: look at what a detector sees.
 
-Writes one PNG per image with masks, boxes, class names and scores drawn (dark images are
+Writes one PNG per image, named after the image's whole file name (``a.jpg`` -> ``a.jpg.pred.png``,
+so that no input is overwritten), with masks, boxes, class names and scores drawn (dark images are
 brightened for display), and ``detections.json`` with every detection in COCO results format.
+The images and the output files are checked before the detector is loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..engine.checkpoint import load_detector
 from ..engine.distributed import setup_distributed
-from ..engine.predict import predict_images
+from ..engine.predict import DETECTIONS_FILE, picture_paths, predict_images
+from .output_paths import writable_directory, writable_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [image for image in args.images if not Path(image).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} image file(s) not found, e.g. {missing[0]}")
+    output = writable_directory(args.output, "--output")
+    for path in [*picture_paths(args.images, output), output / DETECTIONS_FILE]:
+        writable_file(path, "--output")
     model, spec, _ = load_detector(args.checkpoint)
     device = setup_distributed(args.device).device
     output = predict_images(model, spec, args.images, args.output, device, args.score_threshold, args.brighten)
