@@ -62,3 +62,25 @@ def test_permission_error_is_a_message_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(list_models, "run", denied)
     assert main(["list"]) == 2
     assert "Permission denied: '/somewhere/out.json'" in capsys.readouterr().err
+
+
+def test_loader_worker_error_is_shown_without_the_worker_traceback(monkeypatch, capsys):
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    from wnlb_zoo.cli import list_models
+    from wnlb_zoo.data import ImageReadError
+
+    class BrokenImages(Dataset):
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            raise ImageReadError("train.json: image id 7: img.jpg is truncated")
+
+    def load(args):
+        next(iter(DataLoader(BrokenImages(), num_workers=1)))
+
+    monkeypatch.setattr(list_models, "run", load)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err.strip() == "wnlb-zoo list: error: train.json: image id 7: img.jpg is truncated"

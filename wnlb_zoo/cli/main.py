@@ -64,11 +64,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = reparse_with_config(parser, args, argv)
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:
-        print(f"wnlb-zoo {args.command}: error: {error}", file=sys.stderr)
+        print(f"wnlb-zoo {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C: one line (a command may say what survived), exit 130
         print(f"wnlb-zoo {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
+
+
+def user_message(error: BaseException) -> str:
+    """The message of a user error, without the worker traceback a DataLoader wraps around it.
+
+    An exception raised in a loader worker reaches the main process re-raised with the worker's
+    formatted traceback as its message ("Caught ImageReadError in DataLoader worker process 0.
+    Original Traceback ..."); the user needs only the original message at its end.
+    """
+    message = str(error)
+    if not (message.startswith("Caught ") and "\nOriginal Traceback" in message):
+        return message
+    kind = type(error)
+    heads = (f"{kind.__module__}.{kind.__qualname__}: ", f"{kind.__qualname__}: ")
+    lines = message.splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        for head in heads:
+            if lines[index].startswith(head):
+                return "\n".join([lines[index][len(head) :], *lines[index + 1 :]]).strip()
+    return message
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """wNLB backbones, registered with timm when this package is imported."""
 
+from ._builder import UnknownPretrainedTagError
 from ._checkpoint import CheckpointMismatchError, fill_wnlb_keys, wnlb_state_keys
 from ._stages import STAGE_NUMBERS, STAGE_STRIDES, WnlbStagesMixin
 from .wnlb_convnext import WnlbConvNeXt
@@ -9,6 +10,7 @@ __all__ = [
     "STAGE_NUMBERS",
     "STAGE_STRIDES",
     "CheckpointMismatchError",
+    "UnknownPretrainedTagError",
     "WnlbConvNeXt",
     "WnlbResNet",
     "WnlbStagesMixin",
