@@ -48,6 +48,19 @@ def tiny_run_args():
     return _tiny_run_args
 
 
+@pytest.fixture(scope="session")
+def one_step_run_args():
+    """Like ``tiny_run_args``, with one optimiser step per epoch on a frozen body and one validation image:
+    for tests of a run's life cycle (locks, kills, resumes), not of what it learns."""
+
+    def one_step_run_args(output, epochs: int = 2, *extra: str) -> list[str]:
+        one_step = ("--synthetic-train", "2", "--synthetic-val", "1", "--trainable-backbone-layers", "0")
+        one_step += ("--optimizer", "sgd", "--momentum", "0")  # no optimiser state: small checkpoints
+        return _tiny_run_args(output, epochs, *one_step, *extra)
+
+    return one_step_run_args
+
+
 @pytest.fixture
 def coco_dataset(tmp_path):
     """A COCO-format dataset of 6 synthetic scenes (RLE masks), one image left empty and one crowd region."""

@@ -45,6 +45,21 @@ def test_shifted_boxes_and_no_detections_score_lower():
     assert empty["segm"]["AP"] == 0.0 and set(empty["segm"]["per_class"]) == set(names.values())
 
 
+def test_a_validation_set_without_annotations_measures_nothing():
+    """No ground truth: AP is None (shown as '-'), with or without detections, never a 0 that could be 'best'."""
+    dataset = SyntheticDarkScenes(3, image_size=(64, 64), seed=5)
+    ground_truth = coco_ground_truth(dataset)
+    ground_truth.dataset["annotations"] = []
+    ground_truth.createIndex()
+    results, ids = perfect_predictions(dataset)
+    names = {1: "disc", 2: "square", 3: "triangle"}
+    for detections in ([], results):
+        metrics = coco_metrics(ground_truth, detections, ids, names)
+        for iou_type in ("bbox", "segm"):
+            assert set(metrics[iou_type].pop("per_class").values()) == {None}
+            assert set(metrics[iou_type].values()) == {None}
+
+
 @pytest.mark.parametrize("length, world", [(5, 2), (7, 3), (1, 4), (0, 2)])
 def test_shards_cover_every_index_exactly_once(length, world):
     seen = [index for rank in range(world) for index in ShardSampler(length, rank, world)]

@@ -107,7 +107,7 @@ def test_predict_writes_a_picture_and_detections_per_image(finished_run, capsys,
         ["predict", "--checkpoint", str(finished_run), *images, "--output", str(out), "--score-threshold", "0"], capsys
     )
     assert code == 0
-    assert sorted(p.name for p in out.glob("*.png")) == ["scene_0.png", "scene_1.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == ["scene_0.png.pred.png", "scene_1.png.pred.png"]
     detections = json.loads((out / "detections.json").read_text())
     assert {d["image_id"] for d in detections} <= {0, 1}
     assert all({"bbox", "score", "category_id", "segmentation", "file_name"} <= d.keys() for d in detections)
@@ -146,6 +146,23 @@ def test_torchrun_two_processes_evaluate_each_image_once(tmp_path, tiny_run_args
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((output / "log.jsonl").read_text().splitlines()[-1])
     assert record["num_images"] == 5 and record["num_predictions"] == 5
+
+
+def test_torchrun_ranks_all_refuse_an_output_held_by_another_run(tmp_path, one_step_run_args):
+    """Rank 0 alone checks the lock; the other rank must get its refusal rather than wait for it for ever."""
+    from wnlb_zoo.engine.run_lock import RunLock
+
+    output = tmp_path / "held"
+    output.mkdir()
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "wnlb_zoo", *one_step_run_args(output, 1, "--no-export"),
+    ]  # fmt: skip
+    with RunLock(output):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("wnlb-zoo finetune: error: ") == 2, result.stderr[-3000:]  # one line per rank
+    assert result.stderr.count("is in use by another run (PID") == 2
 
 
 def test_existing_run_is_kept_and_truncated_checkpoint_is_named(finished_run, capsys, tmp_path, tiny_run_args):
