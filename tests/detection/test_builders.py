@@ -8,9 +8,19 @@ import torch
 from safetensors.torch import save_file
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+from torchvision.models.detection import FasterRCNN
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from wnlb_zoo.detection import DetectionTransform, TimmFeaturePyramid, fasterrcnn, maskrcnn, timm_feature_pyramid
+from wnlb_zoo.detection import (
+    DetectionTransform,
+    DetectorWeightsError,
+    TimmFeaturePyramid,
+    check_detector_kwargs,
+    fasterrcnn,
+    maskrcnn,
+    timm_feature_pyramid,
+)
+from wnlb_zoo.engine import DetectorSpec
 from wnlb_zoo.layers import WeightedNonLocalBlock
 
 
@@ -140,6 +150,79 @@ def test_detector_weights_round_trip_and_clear_errors(tmp_path):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=path)
     with pytest.raises(RuntimeError, match="do not exist"):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=tmp_path / "missing.safetensors")
+
+
+def saved_detector(directory, record: DetectorSpec | None = None):
+    """A small trained-detector file (wnlb_resnet18, 2 classes + background), with its detector.json if given."""
+    torch.manual_seed(0)
+    directory.mkdir()
+    path = directory / "model.safetensors"
+    save_file(maskrcnn("wnlb_resnet18", num_classes=3).state_dict(), str(path))
+    if record is not None:
+        record.save(directory)
+    return path
+
+
+def test_trained_detector_weights_mean_fine_tuning_defaults_as_in_torchvision(tmp_path):
+    """weights= -> 3 trainable backbone groups and frozen base BatchNorm, unless asked otherwise."""
+    path = saved_detector(tmp_path / "plain")
+    body = maskrcnn("wnlb_resnet18", num_classes=3, weights=path).backbone.body
+    assert not body.conv1.weight.requires_grad and not body.layer1[0].conv1.weight.requires_grad
+    assert body.layer2[0].conv1.weight.requires_grad
+    assert isinstance(body.bn1, FrozenBatchNorm2d) and isinstance(body.layer4[0].bn2, FrozenBatchNorm2d)
+    assert all(isinstance(block.norm, torch.nn.BatchNorm2d) for block in wnlb_blocks(body))
+    live = maskrcnn("wnlb_resnet18", num_classes=3, weights=path, trainable_backbone_layers=5, frozen_batch_norm=False)
+    assert all(p.requires_grad for p in live.parameters())
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in live.modules())
+
+
+def test_detector_json_beside_the_weights_gives_classes_and_batch_norm(tmp_path):
+    record = DetectorSpec(
+        backbone="wnlb_resnet18.tv_in1k",
+        num_classes=3,
+        class_names=("cat", "dog"),
+        label_to_category_id={1: 1, 2: 2},
+        frozen_batch_norm=False,
+    )
+    path = saved_detector(tmp_path / "run", record)
+    model = maskrcnn("wnlb_resnet18", weights=path)
+    assert model.roi_heads.box_predictor.cls_score.out_features == 3
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())  # trained with live BatchNorm
+    with pytest.raises(DetectorWeightsError, match=r"have 3 classes \(background, cat, dog; .*detector.json\)"):
+        maskrcnn("wnlb_resnet18", num_classes=5, weights=path)
+    with pytest.raises(DetectorWeightsError, match=r"trained on the backbone 'wnlb_resnet18.tv_in1k'.*not 'resnet18'"):
+        maskrcnn("resnet18", weights=path)
+
+
+def test_transform_kwargs_reach_the_transform():
+    kwargs = dict(image_mean=[0.5, 0.5, 0.5], image_std=[0.2, 0.2, 0.2], size_divisible=64, fixed_size=(96, 128))
+    transform = maskrcnn("resnet18", num_classes=2, min_size=64, max_size=96, **kwargs).transform
+    for key, value in kwargs.items():
+        assert getattr(transform, key) == value, key
+    assert (transform.min_size, transform.max_size) == ((64,), 96)
+
+
+def test_unknown_detector_kwargs_are_named_with_the_accepted_ones():
+    with pytest.raises(
+        ValueError, match=r"Unknown detector argument\(s\) box_score_threshold for MaskRCNN; .*box_score_thresh"
+    ):
+        maskrcnn("resnet18", num_classes=2, box_score_threshold=0.5)
+    with pytest.raises(ValueError, match=r"mask_head for FasterRCNN; the accepted ones are .*fixed_size"):
+        check_detector_kwargs({"mask_head": None}, FasterRCNN)
+    check_detector_kwargs({"mask_head": None, "size_divisible": 64, "rpn_nms_thresh": 0.6})
+
+
+def test_exported_backbone_loads_through_local_dir(tmp_path):
+    """The local-dir: form that the weights commands recommend builds a detector with those weights."""
+    torch.manual_seed(1)
+    backbone = timm.create_model("wnlb_resnet18", num_classes=0, wnlb_stages=(2, 3))
+    timm.models.save_for_hf(
+        backbone, tmp_path, model_args={"num_classes": 0, "wnlb_stages": (2, 3)}, safe_serialization=True
+    )
+    body = maskrcnn(f"local-dir:{tmp_path}", num_classes=2, backbone_pretrained=True).backbone.body
+    assert len(wnlb_blocks(body)) == 2
+    torch.testing.assert_close(body.layer3[2].theta.weight, backbone.layer3[2].theta.weight)
+    torch.testing.assert_close(body.layer4[0].conv1.weight, backbone.layer4[0].conv1.weight)
 
 
 def test_nearest_resizing_keeps_pixel_values_and_boxes_consistent():

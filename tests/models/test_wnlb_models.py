@@ -44,7 +44,7 @@ def test_base_weight_tags_are_listed_and_point_at_the_base_repo():
 def test_unknown_variant_and_tag_give_timms_errors():
     with pytest.raises(RuntimeError, match="Unknown model"):
         timm.create_model("wnlb_resnet52")
-    with pytest.raises(RuntimeError, match="Invalid pretrained tag"):
+    with pytest.raises(RuntimeError, match="Unknown pretrained tag 'no_such_tag' for wnlb_resnet18: its tags are"):
         timm.create_model("wnlb_resnet18.no_such_tag")
 
 

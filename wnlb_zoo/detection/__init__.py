@@ -1,6 +1,13 @@
 """Detection on wNLB (or any timm) backbones: FPN wrapper and torchvision builders."""
 
-from .builders import DetectorWeightsError, fasterrcnn, load_detector_weights, maskrcnn
+from .builders import (
+    DetectorWeightsError,
+    check_detector_kwargs,
+    detector_kwarg_names,
+    fasterrcnn,
+    load_detector_weights,
+    maskrcnn,
+)
 from .feature_pyramid import PYRAMID_STRIDES, TimmFeaturePyramid, timm_feature_pyramid
 from .freezing import freeze_base_batch_norm, freeze_stages
 from .transform import DetectionTransform
@@ -10,6 +17,8 @@ __all__ = [
     "DetectionTransform",
     "DetectorWeightsError",
     "TimmFeaturePyramid",
+    "check_detector_kwargs",
+    "detector_kwarg_names",
     "fasterrcnn",
     "freeze_base_batch_norm",
     "freeze_stages",

@@ -15,6 +15,7 @@ from typing import Any
 
 import timm
 import torch
+from timm.models import parse_model_name, split_model_name_tag
 from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
@@ -72,7 +73,7 @@ def timm_feature_pyramid(
 
     Args:
         backbone: Any timm model name (``wnlb_resnet50``, ``resnet50``, ``convnext_tiny``, ...), with
-            an optional ``.tag``.
+            an optional ``.tag``, or an exported backbone (``local-dir:DIR``, ``hf-hub:ORG/NAME``).
         pretrained: Load the backbone's pretrained (e.g. ImageNet) weights.
         trainable_layers: How many of the 5 groups (stem, stage 1..4) train, counted from the deepest;
             torchvision's ``trainable_backbone_layers``. Default 3 when pretrained, else 5. wNLB
@@ -82,7 +83,8 @@ def timm_feature_pyramid(
             wNLBs' own BatchNorm is never frozen). Default: when pretrained, as torchvision does.
         **backbone_kwargs: Passed to ``timm.create_model`` (e.g. ``wnlb_stages=(2, 3, 4)``).
     """
-    if not timm.is_model(backbone.split(".")[0]):
+    source, _ = parse_model_name(backbone)  # hf-hub: and local-dir: names are timm's to resolve
+    if source is None and not timm.is_model(split_model_name_tag(backbone)[0]):
         close = difflib.get_close_matches(backbone, timm.list_models(), n=3)
         raise ValueError(f"Unknown backbone {backbone!r}; did you mean {', '.join(close) or 'a timm model name'}?")
     if trainable_layers is None:

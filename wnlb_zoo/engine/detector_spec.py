@@ -12,8 +12,7 @@ from typing import Any
 from torchvision.models.detection import MaskRCNN
 
 from ..detection import maskrcnn
-
-SPEC_FILENAME = "detector.json"
+from ..detection.builders import SPEC_FILENAME
 
 
 @dataclass(frozen=True)
