@@ -4,7 +4,8 @@ from .checkpoint import CheckpointError, load_model_weights, resolve_checkpoint,
 from .detector_spec import DetectorSpec
 from .distributed import DistributedContext, setup_distributed
 from .evaluation import coco_metrics, detections_to_coco, evaluate
-from .finetune import FinetuneConfig, finetune
+from .finetune import FinetuneConfig, TrainingInterrupted, finetune
+from .run_lock import RunInUseError, RunLock
 from .train_loop import NonFiniteLossError
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "DistributedContext",
     "FinetuneConfig",
     "NonFiniteLossError",
+    "RunInUseError",
+    "RunLock",
+    "TrainingInterrupted",
     "coco_metrics",
     "detections_to_coco",
     "evaluate",
