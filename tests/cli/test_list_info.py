@@ -127,3 +127,17 @@ def test_a_published_weight_shows_its_hash_ap_and_licence(tmp_path):
     assert "LIS RGB-dark train" in row and "12.5 / 10.2 (LIS test)" in row
     assert "abababab" in row and "cc-by-4.0" in row and "wnlb-test/wnlb-resnet18-lis" in row
     assert "No low-light weights are published yet" not in out
+
+
+def test_a_stock_timm_name_with_an_unknown_tag_lists_its_tags(capsys):
+    assert main(["features", "resnet18.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown pretrained tag 'nope' for resnet18: its tags are resnet18.a1_in1k" in err
+    assert "Traceback" not in err
+
+
+def test_an_unknown_architecture_gets_suggestions_not_the_whole_registry(capsys):
+    assert main(["features", "resnet181"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wnlb-zoo features: error: Unknown model 'resnet181': did you mean resnet18")
+    assert len(err) < 300  # timm registers ~1,300 names; they are not listed

@@ -261,7 +261,7 @@ def test_channel_mismatch_is_named():
 
 
 def test_unknown_backbone_suggests_names():
-    with pytest.raises(ValueError, match="Unknown backbone 'wnlb_resnet5'.*wnlb_resnet50"):
+    with pytest.raises(ValueError, match="Unknown model 'wnlb_resnet5'.*wnlb_resnet50"):
         maskrcnn("wnlb_resnet5", num_classes=2)
 
 

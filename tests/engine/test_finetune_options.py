@@ -24,6 +24,20 @@ def test_a_negative_lr_is_refused_naming_the_option_and_the_value_given(tmp_path
     assert "--lr must be a positive number, got -1.0" in err and "0.125" not in err  # not the scaled value
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--detector-kwargs", '{"box_score_threshold": 0.1}', "Unknown detector argument(s) box_score_threshold"),
+        ("--backbone", "wnlb_resnet81", "Unknown model 'wnlb_resnet81': did you mean wnlb_resnet18"),
+        ("--backbone", "resnet18.nope", "Unknown pretrained tag 'nope' for resnet18"),
+    ],
+)
+def test_a_bad_model_option_is_refused_before_the_data_is_read(tmp_path, capsys, tiny_run_args, option, value, message):
+    code, out, err = run_cli([*tiny_run_args(tmp_path / "run", 1), option, value], capsys)
+    assert code == 2 and out == ""  # nothing printed: not even the data set was built
+    assert message in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("kind", ["file", "read-only"])
 def test_an_output_that_cannot_be_written_is_one_line_before_any_work(tmp_path, capsys, tiny_run_args, kind, request):
     if kind == "file":

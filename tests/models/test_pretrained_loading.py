@@ -133,7 +133,7 @@ def as_list(output):
 
 
 def test_an_unknown_tag_lists_the_known_ones():
-    from wnlb_zoo.models._builder import UnknownPretrainedTagError
+    from wnlb_zoo.models import UnknownPretrainedTagError
 
     for pretrained in (False, True):
         with pytest.raises(UnknownPretrainedTagError, match="Unknown pretrained tag 'nope' for wnlb_resnet18: its"):

@@ -12,7 +12,7 @@ import timm
 import torch
 
 from ..layers import WeightedNonLocalBlock
-from .model_info import unknown_name_message
+from ..models import check_model_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not timm.is_model(args.model.split(".")[0]):
-        raise ValueError(unknown_name_message(args.model, timm.list_models()))
+    check_model_name(args.model)
     kwargs = {"out_indices": tuple(args.out_indices)} if args.out_indices else {}
     model = timm.create_model(args.model, pretrained=args.pretrained, features_only=True, **kwargs).eval()
     height, width = args.input_size

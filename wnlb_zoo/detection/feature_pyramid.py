@@ -9,16 +9,15 @@ RoI poolers expect, and exposes ``out_channels``; other frameworks can call it d
 
 from __future__ import annotations
 
-import difflib
 from collections import OrderedDict
 from typing import Any
 
 import timm
 import torch
-from timm.models import parse_model_name, split_model_name_tag
 from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
+from ..models import check_model_name
 from ..models._stages import STAGE_STRIDES
 from .freezing import freeze_base_batch_norm, freeze_stages
 
@@ -83,10 +82,7 @@ def timm_feature_pyramid(
             wNLBs' own BatchNorm is never frozen). Default: when pretrained, as torchvision does.
         **backbone_kwargs: Passed to ``timm.create_model`` (e.g. ``wnlb_stages=(2, 3, 4)``).
     """
-    source, _ = parse_model_name(backbone)  # hf-hub: and local-dir: names are timm's to resolve
-    if source is None and not timm.is_model(split_model_name_tag(backbone)[0]):
-        close = difflib.get_close_matches(backbone, timm.list_models(), n=3)
-        raise ValueError(f"Unknown backbone {backbone!r}; did you mean {', '.join(close) or 'a timm model name'}?")
+    check_model_name(backbone)
     if trainable_layers is None:
         trainable_layers = 3 if pretrained else 5
     if not 0 <= trainable_layers <= 5:

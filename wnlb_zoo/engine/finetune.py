@@ -30,7 +30,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..data import collate_detection
-from ..detection import load_detector_weights
+from ..detection import check_detector_kwargs, load_detector_weights
+from ..models import check_model_name
 from .checkpoint import (
     CheckpointError,
     checkpoint_candidates,
@@ -305,6 +306,8 @@ def _validate(config: FinetuneConfig) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}.")
     if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
         raise ValueError(f"--lr must be a positive number, got {config.lr}.")
+    check_model_name(config.backbone)  # before any data is read: a typo costs seconds, not a data set scan
+    check_detector_kwargs(config.detector_kwargs)
 
 
 def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:

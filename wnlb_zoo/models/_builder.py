@@ -14,13 +14,7 @@ from torch import nn
 from ..weights.manifest import ManifestWarning, find_record, manifest_cfgs
 from ..weights.resolve import resolve_pretrained_file
 from ._checkpoint import FilterFn, fill_wnlb_keys
-
-
-class UnknownPretrainedTagError(ValueError, RuntimeError):
-    """A model name whose pretrained tag the variant does not have; the message lists the tags it has.
-
-    A RuntimeError too, as timm's own error for an unknown tag, so that existing handlers still catch it.
-    """
+from .model_names import check_pretrained_tag
 
 
 def build_wnlb_model(
@@ -41,7 +35,7 @@ def build_wnlb_model(
     """
     tag = kwargs.get("pretrained_cfg")
     if isinstance(tag, str):  # timm.create_model("arch.tag") passes the tag on as pretrained_cfg
-        _check_tag(variant, tag)
+        check_pretrained_tag(variant, tag)
     if pretrained:
         cfg = resolve_pretrained_cfg(
             variant,
@@ -64,17 +58,6 @@ def build_wnlb_model(
         pretrained_filter_fn=partial(fill_wnlb_keys, base_filter_fn=base_filter_fn),
         **kwargs,
     )
-
-
-def _check_tag(variant: str, tag: str) -> None:
-    try:
-        timm.models.get_pretrained_cfg(f"{variant}.{tag}")
-    except RuntimeError:  # timm's "Invalid pretrained tag", which names no valid tag
-        known = timm.list_pretrained(f"{variant}.*")
-        raise UnknownPretrainedTagError(
-            f"Unknown pretrained tag '{tag}' for {variant}: its tags are {', '.join(known) or 'none'} "
-            "(the first is the default; `wnlb-zoo list --pretrained` shows them all)."
-        ) from None
 
 
 def base_weight_cfgs(variant: str, base_arch: str, base_tags: Sequence[str]) -> dict[str, dict[str, Any]]:
