@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from torchvision.io import decode_image
 
 from wnlb_zoo.cli import evaluate as evaluate_command
 from wnlb_zoo.cli.main import main
@@ -37,8 +38,10 @@ def test_predict_into_the_images_folder_keeps_every_input(trained_checkpoint, tm
     assert _predict(trained_checkpoint, inputs, tmp_path) == 0
     assert all(path.read_bytes() == content for path, content in inputs.items())
     assert sorted(p.name for p in tmp_path.glob("*.pred.png")) == ["a.jpg.pred.png", "a.png.pred.png"]
+    for path in inputs:  # each input got a picture of its own: a decodable image of its size
+        assert decode_image(str(path.with_name(path.name + ".pred.png"))).shape[-2:] == (64, 64)
     detections = json.loads((tmp_path / "detections.json").read_text())
-    assert {d["file_name"] for d in detections} <= {"a.png", "a.jpg"}
+    assert isinstance(detections, list) and {d["file_name"] for d in detections} <= {"a.png", "a.jpg"}
 
 
 def test_predict_refuses_names_that_collide(trained_checkpoint, tmp_path, capsys):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wnlb_zoo.cli import output_paths
 from wnlb_zoo.cli.main import main
-from wnlb_zoo.cli.output_paths import OutputPathError, writable_directory, writable_file
+from wnlb_zoo.cli.output_paths import OutputPathError, writable_directory, writable_file, writable_files
 
 
 def test_directory_is_created_and_returned(tmp_path):
@@ -40,6 +41,28 @@ def test_file_below_a_file_is_refused(tmp_path):
 def test_file_in_unwritable_folder_is_refused(unwritable_dir):
     with pytest.raises(OutputPathError, match="cannot be written"):
         writable_file(unwritable_dir / "metrics.json", "--output")
+
+
+def test_many_files_prove_each_folder_once(tmp_path, monkeypatch):
+    """``darken`` of 10,000 images checks its output folders, not 10,000 temporary files."""
+    proved = []
+    monkeypatch.setattr(output_paths, "writable_directory", lambda path, option: proved.append(path))
+    paths = [tmp_path / "a" / f"{index}.png" for index in range(100)] + [tmp_path / "b" / "x.png"]
+    assert writable_files(paths, "DST") == paths
+    assert proved == [tmp_path / "a", tmp_path / "b"]
+
+
+def test_an_interrupted_rank_without_a_message_prints_nothing(monkeypatch, capsys):
+    """Under torchrun every rank gets Ctrl-C; only rank 0's interruption has a message, and one line is printed."""
+    from wnlb_zoo.cli import finetune
+    from wnlb_zoo.engine import TrainingInterrupted
+
+    def interrupted(args):
+        raise TrainingInterrupted()
+
+    monkeypatch.setattr(finetune, "run_finetune", interrupted)
+    assert main(["finetune", "--output", "unused"]) == 130
+    assert capsys.readouterr().err == ""
 
 
 def test_keyboard_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):

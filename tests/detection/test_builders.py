@@ -1,5 +1,6 @@
 """Mask R-CNN / Faster R-CNN on timm backbones: losses, predictions, freezing, weights."""
 
+import argparse
 from collections import Counter
 
 import pytest
@@ -145,8 +146,18 @@ def test_detector_weights_round_trip_and_clear_errors(tmp_path):
 
     with pytest.raises(RuntimeError, match="num_classes the weights were trained with"):
         maskrcnn("wnlb_resnet18", num_classes=5, weights=path)
+    reference = tmp_path / "checkpoint.pth"  # as torchvision's references save a training checkpoint
+    torch.save({"model": source.state_dict(), "epoch": 3}, reference)
+    from_reference = maskrcnn("wnlb_resnet18", num_classes=3, min_size=64, max_size=96, weights=reference).eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(from_reference.backbone(image[0][None])["0"], source.backbone(image[0][None])["0"])
+    torch.save({"model": source.state_dict(), "args": argparse.Namespace()}, reference)  # a pickled object
+    with pytest.raises(
+        RuntimeError, match="not a valid PyTorch checkpoint of tensors .* Do not load it with weights_only"
+    ):
+        maskrcnn("wnlb_resnet18", num_classes=3, weights=reference)
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(RuntimeError, match="corrupt or truncated"):
+    with pytest.raises(RuntimeError, match="truncated or corrupt"):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=path)
     with pytest.raises(RuntimeError, match="do not exist"):
         maskrcnn("wnlb_resnet18", num_classes=3, weights=tmp_path / "missing.safetensors")

@@ -1,5 +1,7 @@
 """Checkpoints: verified on save, the previous one kept, and ``--resume`` taking the newest intact one."""
 
+import json
+
 import pytest
 from torch import nn
 
@@ -7,6 +9,7 @@ from wnlb_zoo.engine.checkpoint import (
     CHECKSUMS_FILE,
     WEIGHTS_FILE,
     CheckpointError,
+    continue_from,
     newest_intact_checkpoint,
     remove_staging_leftovers,
     retarget_links,
@@ -82,3 +85,37 @@ def test_saving_leaves_other_staging_folders_alone(tmp_path):
     assert other.is_dir()  # another writer's, as far as a save can tell
     remove_staging_leftovers(tmp_path)  # what a run does once it holds the run lock
     assert not other.exists()
+
+
+@pytest.mark.parametrize("recorded", ["{not json", json.dumps(["model.safetensors"]), json.dumps({"../x": "0" * 64})])
+def test_a_corrupt_checksums_file_makes_the_checkpoint_damaged_and_resume_falls_back(tmp_path, recorded):
+    save(tmp_path, 1)
+    (save(tmp_path, 2) / CHECKSUMS_FILE).write_text(recorded)
+    with pytest.raises(CheckpointError, match="checksums.json is corrupt"):
+        verify_checkpoint(tmp_path / "last")
+    checkpoint, [(damaged, _)] = newest_intact_checkpoint(tmp_path)
+    assert (checkpoint.name, damaged.name) == ("epoch_001", "epoch_002")
+
+
+def test_each_rerun_of_an_epoch_gets_its_own_checkpoint(tmp_path):
+    """Re-runs after resumes (the same PID is common in containers) must never reuse a name a link holds."""
+    first = save(tmp_path, 1, is_best=True)
+    reruns = [save(tmp_path, 1) for _ in range(3)]
+    assert [path.name for path in reruns] == ["epoch_001_1", "epoch_001_2", "epoch_001_3"]
+    assert (tmp_path / "last").resolve() == reruns[-1].resolve()
+    assert (tmp_path / "best").resolve() == first.resolve()
+    verify_checkpoint(tmp_path / "last")
+
+
+def test_resuming_from_an_earlier_checkpoint_continues_that_branch(tmp_path):
+    """``--resume OUT/best`` from epoch 1 of 3, killed before saving: a plain ``--resume`` takes epoch 1, not 3."""
+    save(tmp_path, 1, is_best=True)
+    save(tmp_path, 2)
+    save(tmp_path, 3)
+    continue_from(tmp_path, tmp_path / "best")
+    checkpoint, skipped = newest_intact_checkpoint(tmp_path)
+    assert (checkpoint.name, skipped) == ("epoch_001", [])
+    rerun = save(tmp_path, 2)  # the resumed run's first checkpoint: the abandoned branch goes
+    assert rerun.name == "epoch_002_1"
+    assert kept(tmp_path) == ["epoch_001", "epoch_002_1"]
+    assert newest_intact_checkpoint(tmp_path)[0].name == "epoch_002_1"

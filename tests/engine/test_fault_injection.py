@@ -116,13 +116,18 @@ def test_a_sigkilled_run_with_a_torn_log_line_resumes(tmp_path, one_step_run_arg
 
 def test_ctrl_c_prints_one_line_naming_the_checkpoint_and_the_resume_command(tmp_path, one_step_run_args):
     output = tmp_path / "run"
-    interrupted = start(one_step_run_args(output, 2, "--no-export"))
+    interrupted = start(one_step_run_args(output, 1000, "--no-export"))  # far more epochs than it gets to run
     wait_for((output / "last").exists, interrupted, "the first checkpoint")
     interrupted.send_signal(signal.SIGINT)
-    _, err = interrupted.communicate(timeout=120)
-    assert interrupted.returncode == 130
+    try:
+        _, err = interrupted.communicate(timeout=120)
+    finally:
+        interrupted.kill()
+    assert interrupted.returncode == 130, err[-2000:]
     assert "Traceback" not in err
+    last = output / "checkpoints" / (output / "last").resolve().name  # whichever epoch it had reached
     assert err.splitlines()[-1] == (
-        f"wnlb-zoo finetune: interrupted; the last intact checkpoint is {output / 'checkpoints' / 'epoch_001'}. "
+        f"wnlb-zoo finetune: interrupted; the last intact checkpoint is {last}. "
         f"Continue with: wnlb-zoo finetune --output {output} --resume"
     )
+    verify_checkpoint(last)

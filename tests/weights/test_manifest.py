@@ -132,7 +132,7 @@ def test_manifest_tag_may_not_reuse_a_base_tag(exported, tmp_path, monkeypatch):
 
 
 def bad_manifest(exported, directory: Path) -> dict[str, Path]:
-    """A manifest of one good record and three bad files: broken JSON, an absolute file name, a dangling link."""
+    """A manifest of one good record and bad files: torn JSON, binary, nested too deep, absolute name, dangling link."""
     write_record(exported.record, directory)
     data = exported.record.to_json()
     bad = {
@@ -141,8 +141,12 @@ def bad_manifest(exported, directory: Path) -> dict[str, Path]:
             directory, "wnlb_resnet18.absolute", {**data, "tag": "absolute", "filename": "/x.safetensors"}
         ),
         "link": directory / "wnlb_resnet18.gone.json",
+        "binary": directory / "wnlb_resnet18.binary.json",
+        "deep": directory / "wnlb_resnet18.deep.json",
     }
     bad["json"].write_text('{"manifest_version": 1, "archi')
+    bad["binary"].write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe" * 8)  # not UTF-8: UnicodeDecodeError
+    bad["deep"].write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in the JSON parser
     bad["link"].symlink_to(directory / "missing.json")
     return bad
 

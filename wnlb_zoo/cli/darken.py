@@ -23,7 +23,7 @@ import torch
 
 from ..data import AnnotationError, LowLightParams, read_coco_json, read_image, synthesize_low_light, write_image
 from ..data.synthetic import item_seed
-from .output_paths import writable_directory, writable_file
+from .output_paths import writable_directory, writable_files
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = {"same": None, "png": ".png", "jpg": ".jpg"}
@@ -136,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if args.annotations is not None:
         outputs.append(dst / args.annotations.name)
     writable_directory(dst, "DST")
-    for output in outputs:
-        writable_file(output, "DST")
+    writable_files(outputs, "DST")
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not args.overwrite:
         raise ValueError(f"{len(existing)} output file(s) exist, e.g. {existing[0]}; pass --overwrite to replace them")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..detection import DetectorWeightsError
-from ..engine import CheckpointError, NonFiniteLossError
+from ..engine import CheckpointError, NonFiniteLossError, TrainingInterrupted
 from ..models import CheckpointMismatchError
 from ..weights import WeightIntegrityError
 from . import bench, darken, evaluate, features, finetune, list_models, model_info, predict, weights
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wnlb-zoo {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:  # Ctrl-C: one line (a command may say what survived), exit 130
-        print(f"wnlb-zoo {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
+        if not isinstance(interrupt, TrainingInterrupted) or str(interrupt):  # torchrun: rank 0 alone speaks
+            print(f"wnlb-zoo {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -32,16 +33,25 @@ def writable_directory(path: str | os.PathLike, option: str) -> Path:
 
 def writable_file(path: str | os.PathLike, option: str) -> Path:
     """Check that ``path`` can be created or replaced as a file (its folder is made if needed); return it."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputPathError(f"{option} {path} is a folder: give a file name inside it instead.")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputPathError(f"{option} {path} exists and is read-only: choose another file name.")
-    parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputPathError(f"{option} {path}: {parent} is a file, not a folder.")
-    writable_directory(parent, option)
-    return path
+    return writable_files([path], option)[0]
+
+
+def writable_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]:
+    """:func:`writable_file` for many files, proving each distinct folder writable once (not once per file)."""
+    paths = [Path(path) for path in paths]
+    for path in paths:
+        if path.is_dir():
+            raise OutputPathError(f"{option} {path} is a folder: give a file name inside it instead.")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise OutputPathError(f"{option} {path} exists and is read-only: choose another file name.")
+    first_in_folder: dict[Path, Path] = {}
+    for path in paths:
+        first_in_folder.setdefault(path.parent, path)
+    for parent, path in first_in_folder.items():
+        if parent.exists() and not parent.is_dir():
+            raise OutputPathError(f"{option} {path}: {parent} is a file, not a folder.")
+        writable_directory(parent, option)
+    return paths
 
 
 def _reason(error: OSError) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..engine.checkpoint import load_detector
 from ..engine.distributed import setup_distributed
 from ..engine.predict import DETECTIONS_FILE, picture_paths, predict_images
-from .output_paths import writable_directory, writable_file
+from .output_paths import writable_directory, writable_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise FileNotFoundError(f"{len(missing)} image file(s) not found, e.g. {missing[0]}")
     output = writable_directory(args.output, "--output")
-    for path in [*picture_paths(args.images, output), output / DETECTIONS_FILE]:
-        writable_file(path, "--output")
+    writable_files([*picture_paths(args.images, output), output / DETECTIONS_FILE], "--output")
     model, spec, _ = load_detector(args.checkpoint)
     device = setup_distributed(args.device).device
     output = predict_images(model, spec, args.images, args.output, device, args.score_threshold, args.brighten)

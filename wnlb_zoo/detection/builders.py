@@ -18,12 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors.torch import load_file
 from timm.models import parse_model_name, split_model_name_tag
 from torch import nn
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 
+from ..weights.state_dict_file import StateDictFileError, load_state_dict_file
 from .feature_pyramid import timm_feature_pyramid
 from .transform import DetectionTransform, ResizeInterpolation
 
@@ -164,10 +163,15 @@ def _weights_record(weights: str | os.PathLike, backbone: str, num_classes: int 
         return {}
     try:
         record = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise DetectorWeightsError(
             f"Cannot read {path}, the record of the detector weights {weights}: {error}."
         ) from error
+    if not isinstance(record, dict):
+        raise DetectorWeightsError(
+            f"{path}, the record of the detector weights {weights}, holds a JSON {type(record).__name__}, not an "
+            "object: copy it again from the run's checkpoint or export."
+        )
     if _architecture(record.get("backbone", backbone)) != _architecture(backbone):
         raise DetectorWeightsError(
             f"Detector weights {weights} were trained on the backbone {record['backbone']!r} ({path}), not "
@@ -205,14 +209,14 @@ def load_detector_weights(model: nn.Module, path: str | os.PathLike) -> None:
     if not os.path.isfile(path):
         raise DetectorWeightsError(f"Detector weights {path} do not exist.")
     try:
+        state = load_state_dict_file(path)
+    except StateDictFileError as error:
         if path.endswith(".safetensors"):
-            state = load_file(path)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            state = state.get("model", state)
-    except Exception as error:
-        message = f"Cannot read detector weights {path}: {error}. The file is corrupt or truncated."
-        raise DetectorWeightsError(message) from error
+            raise DetectorWeightsError(f"Cannot read detector weights: {error}") from None
+        try:  # a training checkpoint as torchvision's references save it: {"model": ..., "optimizer": ...}
+            state = load_state_dict_file(path, key="model")
+        except StateDictFileError:
+            raise DetectorWeightsError(f"Cannot read detector weights: {error}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

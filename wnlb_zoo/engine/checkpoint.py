@@ -43,7 +43,7 @@ RUN_CONFIG_FILE = "run_config.json"
 CHECKSUMS_FILE = "checksums.json"
 #: What ``--resume`` reads from a checkpoint.
 RESUME_FILES = (WEIGHTS_FILE, STATE_FILE, SPEC_FILENAME, RUN_CONFIG_FILE)
-#: ``epoch_003``, or ``epoch_003_<pid>`` for an epoch re-run after a resume.
+#: ``epoch_003``, or ``epoch_003_1``, ``epoch_003_2``, ... for an epoch re-run after a resume.
 CHECKPOINT_NAME = re.compile(r"epoch_(\d+)(?:_\d+)?")
 
 
@@ -85,11 +85,12 @@ def save_checkpoint(
     (staging / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2))
     for path in staging.iterdir():
         _fsync(path)
-    verify_checkpoint(staging)  # what reached the disk is what was meant
-    if final.exists():
+    verify_checkpoint(staging)  # the files read back are the ones meant to be written
+    rerun = 1
+    while final.exists():
         # A re-run of this epoch after a resume, and a link may point here: save under a new name and
         # move the links first, so that they always point at a complete checkpoint.
-        final = checkpoints / f"epoch_{epoch:03d}_{os.getpid()}"
+        final, rerun = checkpoints / f"epoch_{epoch:03d}_{rerun}", rerun + 1
     os.replace(staging, final)
     _fsync(checkpoints)
     previous = _target(output / "last")
@@ -101,20 +102,20 @@ def save_checkpoint(
     return final
 
 
-def verify_checkpoint(path: str | os.PathLike) -> None:
-    """Check that the checkpoint at ``path`` is complete and undamaged, or raise :class:`CheckpointError` saying why.
+def verify_checkpoint(path: str | os.PathLike, files: Collection[str] = RESUME_FILES) -> None:
+    """Check that ``files`` of the checkpoint at ``path`` are there and undamaged, or raise :class:`CheckpointError`.
 
     Each file is compared with the sha256 recorded when the checkpoint was written (checkpoints
     of earlier versions record none), and the weights file's header must parse, which a
-    truncated file fails.
+    truncated file fails. ``--resume`` checks every file; ``evaluate``, ``predict`` and the
+    exports check the weights and ``detector.json`` they read.
     """
     path = Path(path)
-    missing = [name for name in RESUME_FILES if not (path / name).is_file()]
+    missing = [name for name in files if not (path / name).is_file()]
     if missing:
         raise CheckpointError(f"{path} is incomplete: {', '.join(missing)} missing.")
-    checksums = path / CHECKSUMS_FILE
-    for name, digest in (json.loads(checksums.read_text()) if checksums.is_file() else {}).items():
-        if _sha256(path / name) != digest:
+    for name, digest in _recorded_checksums(path).items():
+        if name in files and _sha256(path / name) != digest:
             raise CheckpointError(
                 f"{path / name} is corrupt or truncated: its sha256 differs from the one recorded when it was written."
             )
@@ -125,20 +126,54 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
         raise CheckpointError(f"{path / WEIGHTS_FILE} is corrupt or truncated ({error}).") from error
 
 
+def _recorded_checksums(path: Path) -> dict[str, str]:
+    """The sha256 per file that ``checksums.json`` recorded ({} for checkpoints of earlier versions)."""
+    file = path / CHECKSUMS_FILE
+    if not file.is_file():
+        return {}
+    try:
+        recorded = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        raise CheckpointError(f"{file} is corrupt or truncated ({type(error).__name__}: {error}).") from error
+    if not isinstance(recorded, dict) or not all(
+        name in RESUME_FILES and isinstance(digest, str) for name, digest in recorded.items()
+    ):
+        raise CheckpointError(
+            f"{file} is corrupt: it must map the checkpoint's files {RESUME_FILES} to sha256 digests."
+        )
+    return recorded
+
+
 def checkpoint_candidates(output_dir: str | os.PathLike) -> list[Path]:
-    """A run's checkpoints, newest first (by epoch; of two of one epoch, the one ``last`` names)."""
+    """A run's checkpoints, the one ``last`` names first, then the others newest first (by epoch).
+
+    ``last`` comes first even when others have higher epochs: those belong to a branch that a
+    ``--resume PATH`` from an earlier checkpoint abandoned (see :func:`continue_from`).
+    """
     output = Path(output_dir)
     last = _target(output / "last")
 
-    def age(path: Path) -> tuple[int, bool]:
-        return int(CHECKPOINT_NAME.fullmatch(path.name).group(1)), path.resolve() == last
+    def order(path: Path) -> tuple[bool, int, str]:
+        return path.resolve() == last, int(CHECKPOINT_NAME.fullmatch(path.name).group(1)), path.name
 
     found = [path for path in (output / "checkpoints").glob("epoch_*") if CHECKPOINT_NAME.fullmatch(path.name)]
-    return sorted(found, key=age, reverse=True)
+    return sorted(found, key=order, reverse=True)
+
+
+def continue_from(output_dir: str | os.PathLike, checkpoint: Path) -> None:
+    """Make ``checkpoint``, one of the run's own, the one the run continues from: point ``last`` at it.
+
+    Resuming from an earlier checkpoint (``--resume OUTPUT/best``) abandons the later ones. With
+    ``last`` moved, a plain ``--resume`` after a kill continues the branch the user chose, and the
+    abandoned checkpoints are removed once the resumed run has saved its first one.
+    """
+    output = Path(output_dir)
+    if checkpoint.resolve().parent == (output / "checkpoints").resolve() and _target(output / "last") is not None:
+        _point(output / "last", checkpoint.resolve())
 
 
 def newest_intact_checkpoint(output_dir: str | os.PathLike) -> tuple[Path, list[tuple[Path, str]]]:
-    """The newest checkpoint of a run that passes :func:`verify_checkpoint`, and the newer ones skipped, with why."""
+    """The first of :func:`checkpoint_candidates` that passes :func:`verify_checkpoint`, and those skipped, with why."""
     output = Path(output_dir)
     skipped = []
     for candidate in checkpoint_candidates(output):
@@ -206,6 +241,7 @@ def load_model_weights(checkpoint: Path, model: nn.Module) -> None:
 def load_detector(checkpoint: str | os.PathLike) -> tuple[nn.Module, DetectorSpec, Path]:
     """Rebuild the detector of a checkpoint (dir, ``last``/``best`` link or run dir) with its weights."""
     path = resolve_checkpoint(checkpoint)
+    verify_checkpoint(path, (WEIGHTS_FILE, SPEC_FILENAME))
     spec = DetectorSpec.load(path)
     model = spec.build()
     load_model_weights(path, model)

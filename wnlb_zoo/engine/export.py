@@ -25,8 +25,8 @@ import torch
 from safetensors.torch import load_file
 
 from ..weights.export import WeightInfo, export_model
-from .checkpoint import WEIGHTS_FILE, resolve_checkpoint
-from .detector_spec import DetectorSpec
+from .checkpoint import WEIGHTS_FILE, resolve_checkpoint, verify_checkpoint
+from .detector_spec import SPEC_FILENAME, DetectorSpec
 
 BODY_PREFIX = "backbone.body."
 
@@ -56,6 +56,7 @@ def export_training_checkpoint(
 ) -> Path:
     """Export a checkpoint written by ``wnlb-zoo finetune`` (a checkpoint dir, ``best``/``last``, or a run dir)."""
     source = resolve_checkpoint(checkpoint)
+    verify_checkpoint(source, (WEIGHTS_FILE, SPEC_FILENAME))
     spec = DetectorSpec.load(source)
     state = load_file(str(source / WEIGHTS_FILE))
     model, untouched = backbone_from_detector_state(state, spec)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -35,6 +36,7 @@ from ..models import check_model_name
 from .checkpoint import (
     CheckpointError,
     checkpoint_candidates,
+    continue_from,
     load_model_weights,
     load_run_config,
     load_training_state,
@@ -49,7 +51,6 @@ from .data_sources import DataSettings, build_data
 from .detector_spec import DetectorSpec
 from .distributed import (
     DistributedContext,
-    barrier,
     broadcast_from_main,
     run_on_main_rank,
     setup_distributed,
@@ -114,7 +115,10 @@ class FinetuneConfig:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run; the message names the last intact checkpoint and the command that resumes it."""
+    """Ctrl-C stopped a run; the message names the last intact checkpoint and the command that resumes it.
+
+    Under torchrun only rank 0's has a message; the other ranks' are empty, so that one line is printed.
+    """
 
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
@@ -135,7 +139,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             try:
                 return _run(config, context, resume_from)
             except KeyboardInterrupt:
-                raise _interrupted(output, context) from None
+                raise (_interrupted(output, context) if context.is_main else TrainingInterrupted()) from None
             except NonFiniteLossError as error:
                 checkpoint = _last_checkpoint(output)
                 saved = f"The last intact checkpoint is {checkpoint}." if checkpoint else "No checkpoint was written."
@@ -245,12 +249,38 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
             batch_size=config.eval_batch_size, workers=config.workers,
         )  # fmt: skip
 
+    def record_start(metrics: dict[str, Any]) -> None:
+        log.append({"epoch": 0, "train": None, **metrics})
+        print_ap_table(metrics, title="Validation AP before training")
+
+    def record_epoch(epoch: int, train_stats: dict[str, Any], metrics: dict[str, Any]) -> None:
+        nonlocal best
+        score = metrics["segm"]["AP"]  # None when the validation set has nothing to measure
+        is_best = score is not None and score > best
+        best = score if is_best else best
+        training_state = {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "epoch": epoch,
+            "best_metric": best,
+            "config": _jsonable(config),
+        }
+        log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
+        save_checkpoint(output, epoch, model, spec, training_state, is_best)
+        print(
+            f"epoch {epoch}/{config.epochs}: loss {train_stats['loss']:.4f}, box AP "
+            f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
+            f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
+            flush=True,
+        )
+
+    # Rank 0 alone writes the run directory; through run_on_main_rank a failed write (a full disk)
+    # stops every rank with its error instead of leaving the others waiting at the next collective.
     metrics: dict[str, Any] = {}
     if config.eval_at_start and start_epoch == 1:
         metrics = evaluate_all()
-        if context.is_main:
-            log.append({"epoch": 0, "train": None, **metrics})
-            print_ap_table(metrics, title="Validation AP before training")
+        run_on_main_rank(functools.partial(record_start, metrics), context)
     for epoch in range(start_epoch, config.epochs + 1):
         _seed_everything(config.seed * 10_007 + epoch * 101 + context.rank)
         sampler.set_epoch(epoch)
@@ -260,27 +290,7 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
             ddp_model, optimizer, scheduler, scaler, loader, context, settings, epoch, first_step
         )
         metrics = evaluate_all()
-        if context.is_main:
-            score = metrics["segm"]["AP"]  # None when the validation set has nothing to measure
-            is_best = score is not None and score > best
-            best = score if is_best else best
-            training_state = {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "best_metric": best,
-                "config": _jsonable(config),
-            }
-            log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
-            save_checkpoint(output, epoch, model, spec, training_state, is_best)
-            print(
-                f"epoch {epoch}/{config.epochs}: loss {train_stats['loss']:.4f}, box AP "
-                f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
-                f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
-                flush=True,
-            )
-        barrier(context)
+        run_on_main_rank(functools.partial(record_epoch, epoch, train_stats, metrics), context)
 
     if not context.is_main:
         return {}
@@ -313,8 +323,10 @@ def _validate(config: FinetuneConfig) -> None:
 def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
     """The verified checkpoint to resume from; refuse to overwrite an existing run that is not resumed.
 
-    ``--resume`` alone takes the newest intact checkpoint of ``output``, skipping damaged newer
-    ones (and moving the ``last`` / ``best`` links off them); ``--resume PATH`` takes PATH or fails.
+    ``--resume`` alone takes the newest intact checkpoint of ``output`` (the one ``last`` names,
+    unless it is damaged), skipping damaged ones and moving the ``last`` / ``best`` links off them;
+    ``--resume PATH`` takes PATH or fails, and when PATH is an earlier checkpoint of ``output``
+    the run continues from there (:func:`~wnlb_zoo.engine.checkpoint.continue_from`).
     """
     if config.resume == "auto":
         checkpoint, skipped = newest_intact_checkpoint(output)
@@ -330,6 +342,7 @@ def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
         except CheckpointError as error:
             advice = "Resume from another checkpoint, or start afresh without --resume."
             raise CheckpointError(f"{error} {advice}") from None
+        continue_from(output, checkpoint)
         print(f"Resuming from {checkpoint}.")
         return checkpoint
     if checkpoint_candidates(output):
@@ -340,9 +353,9 @@ def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
 
 
 def _last_checkpoint(output: Path) -> Path | None:
-    """The checkpoint ``last`` names (always a complete, verified one), as a path under ``output``."""
-    last = output / "last"
-    return output / "checkpoints" / last.resolve().name if last.exists() else None
+    """The checkpoint a plain ``--resume`` starts from (``last``, always a verified one), as a path under ``output``."""
+    candidates = checkpoint_candidates(output)
+    return output / "checkpoints" / candidates[0].name if candidates else None
 
 
 def _interrupted(output: Path, context: DistributedContext) -> TrainingInterrupted:

@@ -5,6 +5,10 @@ checkpoints. A run therefore holds an OS lock (``fcntl.flock``) on ``OUTPUT/.loc
 to its end. The kernel releases the lock when the process ends, however it ends, so a crashed or
 SIGKILLed run never leaves a stale lock behind. The file records who holds it (PID, host, start
 time), so that a refused run can say which run is in the way.
+
+A ``flock`` belongs to the open file, which forked children (DataLoader workers) share: a
+child holding it would keep the directory locked after its parent was killed, until the child
+noticed and exited. Forked children therefore close their copy at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ from types import TracebackType
 from typing import IO
 
 LOCK_FILE = ".lock"
+
+#: The lock files this process holds; a forked child closes its copies (see the module docstring).
+_HELD: set[IO[str]] = set()
+
+
+def _close_in_forked_child() -> None:
+    for handle in _HELD:
+        handle.close()  # the child's descriptor only: the parent keeps the lock
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_forked_child)
 
 
 class RunInUseError(ValueError):
@@ -49,12 +65,14 @@ class RunLock:
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
         handle.flush()
         self._handle = handle
+        _HELD.add(handle)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         if self._handle is not None:
+            _HELD.discard(self._handle)
             self._handle.close()  # closing the file releases the lock
             self._handle = None
 

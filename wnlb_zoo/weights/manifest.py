@@ -260,8 +260,8 @@ def read_record(path: str | os.PathLike) -> WeightRecord:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ManifestError(f"{path}: not a readable JSON file ({error}).") from error
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or not UTF-8 text at all
+        raise ManifestError(f"{path}: not a readable JSON file ({type(error).__name__}: {error}).") from error
     return parse_record(data, path)
 
 

@@ -3,9 +3,12 @@
 The libraries' own errors do not say which file is bad (safetensors: "incomplete metadata, file
 not fully covered"; timm: an empty ``FileNotFoundError``), and torch's answer to a file it cannot
 unpickle is to retry with ``weights_only=False``: for a file of unknown origin that is the one
-thing not to do, since unpickling it can run arbitrary code. Every weight file wnlb-zoo reads goes
-through :func:`load_state_dict_file` (or :func:`check_state_dict_file`, before timm loads a file
-itself); both raise :class:`StateDictFileError` naming the file and what is wrong with it.
+thing not to do, since unpickling it can run arbitrary code. Every weight file a user hands to
+wnlb-zoo (``weights export --checkpoint``, detector ``weights=``, ``finetune --weights``, local
+pretrained files) goes through :func:`load_state_dict_file` (or :func:`check_state_dict_file`,
+before timm loads a file itself); both raise :class:`StateDictFileError` naming the file and what
+is wrong with it. The engine's own checkpoints are checked against their recorded checksums
+instead (:mod:`wnlb_zoo.engine.checkpoint`).
 """
 
 from __future__ import annotations
