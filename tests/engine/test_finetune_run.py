@@ -233,3 +233,19 @@ def test_channels_last_run_trains_to_the_same_weights(tmp_path, tiny_run_args):
     assert difference.norm() < 1e-3 * weights.norm()
     losses = [json.loads((run / "log.jsonl").read_text())["train"]["loss"] for run in (plain, channels_last)]
     assert losses[1] == pytest.approx(losses[0], rel=1e-3)
+
+
+def test_torchrun_ranks_all_stop_when_rank_0_cannot_save_a_checkpoint(tmp_path, one_step_run_args):
+    """Rank 0 alone writes checkpoints; when that fails (here: ``checkpoints`` is a file; in life, a full disk)
+    the other rank stops with the same error, rather than wait at the next collective until a launcher
+    that watches its ranks (torchrun does, ``srun`` may not) kills it."""
+    output = tmp_path / "blocked"
+    output.mkdir()
+    (output / "checkpoints").write_text("not a folder")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "wnlb_zoo", *one_step_run_args(output, 1, "--no-export"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("FileExistsError") >= 2, result.stderr[-3000:]  # raised on rank 0, re-raised on rank 1
