@@ -16,7 +16,7 @@ from ..detection import DetectorWeightsError
 from ..engine import CheckpointError, NonFiniteLossError, TrainingInterrupted
 from ..models import CheckpointMismatchError
 from ..weights import WeightIntegrityError
-from . import bench, darken, evaluate, export, features, finetune, list_models, model_info, predict, weights
+from . import bench, compare, darken, evaluate, export, features, finetune, list_models, model_info, predict, weights
 from .config_file import reparse_with_config
 
 #: Errors caused by what the user asked for: printed as one message. Anything else is a bug and keeps
@@ -34,7 +34,7 @@ USER_ERRORS = (
     NotADirectoryError,
 )
 
-COMMANDS = (finetune, evaluate, predict, export, darken, features, weights, list_models, model_info, bench)
+COMMANDS = (finetune, compare, evaluate, predict, export, darken, features, weights, list_models, model_info, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
