@@ -105,6 +105,7 @@ def test_a_failing_cell_is_reported_and_the_rest_written(write_study, two_by_two
     assert "1 cell(s) failed; rerun the same command to retry them" in error and "plain/seed-0: see" in error
     assert "PNGImages" in (output / "cells" / "plain" / "seed-0" / "cell.log").read_text()
     assert (output / "results.jsonl").read_text() == "" and (output / "summary.md").is_file()
+    assert not (output / "ap_by_point.png").exists()  # nothing to draw yet
 
 
 def _fake_penn_fudan(root: Path, images: int = 4) -> Path:

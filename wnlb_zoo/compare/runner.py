@@ -1,7 +1,8 @@
 """Run every unfinished cell of a study, one worker process per cell, then write the report.
 
-Each cell is a fine-tuning run of its own in ``OUTPUT/cells/<cell>/``, started as a separate
-process (:mod:`wnlb_zoo.compare.worker`) so that its peak memory and state are its own. Finished
+Each cell is a fine-tuning run of its own in ``OUTPUT/cells/<cell>/``, run in a worker process of
+its own (:mod:`wnlb_zoo.compare.worker`; forked from this one on Linux, which has imported the
+libraries already) so that its peak memory and state are its own. Finished
 cells (with a ``result.json``) are skipped, a killed cell resumes from its newest intact
 checkpoint, and the results file, table and plots are rewritten from every finished cell: a killed
 comparison continues where it stopped, and rerunning a finished one only rewrites its report.
@@ -16,15 +17,19 @@ from __future__ import annotations
 
 import ctypes
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from ..models import check_model_name
 from .atomic import write_text_atomically
@@ -32,6 +37,7 @@ from .cell_folder import CellFolder, config_to_json, recipe_differences
 from .plots import write_plots
 from .study import Cell, Study, cell_folder_path
 from .summary import summarize, write_summary
+from .worker import run_cell
 
 RESULTS_FILE = "results.jsonl"
 
@@ -128,10 +134,11 @@ def write_results(statuses: Sequence[CellStatus], output: Path) -> list[dict[str
 
 
 def write_report(study: Study, records: list[dict[str, Any]], output: Path) -> None:
-    """The summary table (markdown, CSV) and the plots of ``records``."""
+    """The summary table (markdown, CSV) and the plots (once a cell has finished) of ``records``."""
     rows = summarize(records, study.baseline_label, [c.label for c in study.configurations])
     write_summary(rows, output, study.baseline_label, axis_title=study.axis.title if study.axis else None)
-    write_plots(rows, output, study.baseline_label, axis_title=study.axis.title if study.axis else None)
+    if rows:  # nothing to draw before a cell has finished
+        write_plots(rows, output, study.baseline_label, axis_title=study.axis.title if study.axis else None)
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
@@ -149,7 +156,7 @@ def _run_cells(
 ) -> list[CellStatus]:
     """Run ``pending`` on ``devices``, one cell per device at a time; return the cells that failed."""
     queue = list(pending)
-    running: dict[int, tuple[CellStatus, subprocess.Popen, float]] = {}
+    running: dict[int, tuple[CellStatus, _Worker, float]] = {}
     slots = range(len(devices))
     failed = []
     total = len(pending)
@@ -190,27 +197,80 @@ def _run_cells(
     return failed
 
 
-def _start(study: Study, output: Path, status: CellStatus, device: str | None, command: list[str]) -> subprocess.Popen:
+def _start(study: Study, output: Path, status: CellStatus, device: str | None, command: list[str]) -> _Worker:
     config_json = config_to_json(study.cell_config(status.cell, output))
-    env = dict(os.environ)
+    environment = {}
     if device is not None and device.startswith("cuda:"):  # the worker sees its GPU alone, as "cuda"
-        visible = env.get("CUDA_VISIBLE_DEVICES")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         index = int(device.split(":", 1)[1])
-        env["CUDA_VISIBLE_DEVICES"] = visible.split(",")[index] if visible else str(index)
+        environment["CUDA_VISIBLE_DEVICES"] = visible.split(",")[index] if visible else str(index)
         device = "cuda"
     if device is not None:
         config_json["device"] = device
     spec = {"cell": _cell_fields(study, status.cell), "config": config_json, "command": command}
     status.folder.write_spec(spec)
-    log = status.folder.log_file.open("a")
-    with log:
+    if sys.platform == "linux" and not torch.cuda.is_initialized():
+        return _ForkedWorker(status.folder, environment)
+    with status.folder.log_file.open("a") as log:  # elsewhere, or once CUDA is in use here: a fresh interpreter
         return subprocess.Popen(
             [sys.executable, "-m", "wnlb_zoo.compare.worker", str(status.folder.path)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**os.environ, **environment},
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+
+
+class _ForkedWorker:
+    """A cell's worker forked from this process, which has imported torch and the engine already.
+
+    Forking saves each cell the seconds a fresh interpreter spends importing them (Linux, and only
+    while this process has not initialised CUDA, which a forked child could not use). It has the
+    interface of :class:`subprocess.Popen` that :func:`_run_cells` uses.
+    """
+
+    def __init__(self, folder: CellFolder, environment: dict[str, str]) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        context = multiprocessing.get_context("fork")
+        self.process = context.Process(target=_forked_worker_main, args=(str(folder.path), environment))
+        self.process.start()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def send_signal(self, number: int) -> None:
+        os.kill(self.process.pid, number)
+
+    def wait(self) -> int | None:
+        self.process.join()
+        return self.process.exitcode
+
+
+_Worker = subprocess.Popen | _ForkedWorker
+
+
+def _forked_worker_main(path: str, environment: dict[str, str]) -> None:
+    """In the forked worker: die with the comparison, write to the cell's log, run the cell."""
+    _die_with_parent()
+    os.environ.update(environment)
+    folder = CellFolder(path)
+    log = folder.log_file.open("a", buffering=1)
+    os.dup2(log.fileno(), 1)  # what libraries write to the file descriptors too
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run_cell(folder)
+    except BaseException:
+        traceback.print_exc()
+        log.flush()
+        os._exit(1)
+    log.flush()
 
 
 def _cell_fields(study: Study, cell: Cell) -> dict[str, Any]:
@@ -227,7 +287,7 @@ def _cell_fields(study: Study, cell: Cell) -> dict[str, Any]:
 
 
 def _die_with_parent() -> None:
-    """In the worker, before it runs: be killed when the comparison dies, even by SIGKILL (Linux).
+    """In a worker, before it runs: be killed when the comparison dies, even by SIGKILL (Linux).
 
     Otherwise an orphaned worker would go on training and hold its cell's run lock against the rerun.
     """

@@ -1,7 +1,9 @@
 """Run one cell of a comparison in this process: ``python -m wnlb_zoo.compare.worker CELL_FOLDER``.
 
-The comparison starts one such process per cell, so that each run's peak memory (the process's
-resident set on a CPU) and global state are its own. The worker reads ``cell.json``, trains with
+The comparison runs each cell in a process of its own, so that each run's peak memory (the process's
+resident set on a CPU) and global state are its own: on Linux a fork of the comparison that calls
+:func:`run_cell` (:mod:`wnlb_zoo.compare.runner`), elsewhere (or once the comparison's process has
+initialised CUDA) this module as a fresh interpreter. The worker reads ``cell.json``, trains with
 :func:`wnlb_zoo.engine.finetune` (continuing the newest intact checkpoint of a killed run, if one
 is there), and writes ``result.json`` last: a cell killed at any point before is simply run (or
 resumed) again.
