@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock
+from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock, weighted_non_local
 
 
 def conv1x1(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
@@ -103,7 +103,8 @@ def test_inter_channels_default_and_explicit():
 
 def test_gaussian_has_no_theta_phi_and_concatenate_has_pair_score():
     gaussian = WeightedNonLocalBlock(8, mode="gaussian")
-    assert not hasattr(gaussian, "theta") and not hasattr(gaussian, "phi")
+    assert gaussian.theta is None and gaussian.phi is None and gaussian.pair_score is None
+    assert not any(name.startswith(("theta", "phi")) for name in gaussian.state_dict())
     assert WeightedNonLocalBlock(8, mode="concatenate").pair_score.in_channels == 8
 
 
@@ -187,3 +188,20 @@ def test_concatenate_mode_is_accurate_in_half_precision_at_detection_sizes(dtype
     assert out.dtype == dtype
     unit = torch.finfo(dtype).eps  # one unit in the last place, relative
     torch.testing.assert_close(out.double(), exact, rtol=unit, atol=unit * exact.abs().max().item() * 1e-3)
+
+
+def test_the_exported_concatenate_search_finds_what_searchsorted_finds(monkeypatch):
+    """Exported graphs search by one merge sort (ONNX has no searchsorted): same positions, same result with ties."""
+    generator = torch.Generator().manual_seed(0)
+    keys = torch.randn(2, 40, generator=generator, dtype=torch.float64).sort(dim=1).values
+    thresholds = torch.randn(2, 30, generator=generator, dtype=torch.float64)
+    expected = torch.searchsorted(keys, thresholds, right=True)
+    assert torch.equal(weighted_non_local._merged_suffix_starts(keys, thresholds), expected)
+
+    key_score = torch.randint(-3, 4, (2, 40), generator=generator).double()  # ties between and within scores
+    query_score = torch.randint(-3, 4, (2, 30), generator=generator).double()
+    value = torch.randn(2, 40, 5, generator=generator, dtype=torch.float64)
+    searched = weighted_non_local._concatenate_attention(query_score, key_score, value)
+    monkeypatch.setattr(weighted_non_local, "is_exporting", lambda: True)
+    merged = weighted_non_local._concatenate_attention(query_score, key_score, value)
+    torch.testing.assert_close(merged, searched, rtol=1e-12, atol=1e-12)

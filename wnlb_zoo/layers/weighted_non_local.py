@@ -21,18 +21,28 @@ Memory: none of the modes materialises the N x N similarity matrix (N = H * W po
   active exactly for the j whose ``b . phi_j`` exceeds ``-a . theta_i``; sorting those scalars
   once and keeping suffix sums of ``g_j`` and ``(b . phi_j) g_j`` turns every row into one
   binary search: O(N log N + N C') time and O(N C') memory, exact (not an approximation).
+
+Graph capture (see :mod:`.graph_capture`): ``torch.fx`` keeps :func:`_softmax_attention` and
+:func:`_concatenate_attention` as calls (timm's ``register_notrace_function`` and ``torch.fx.wrap``),
+since they choose a formulation from the tensors' shapes and device when they run; TorchScript
+compiles every mode; ``torch.jit.trace`` and the exporters take exact formulations they can hold
+(softmax attention through SDPA at every head width, the ``concatenate`` search as a merge by
+sorting), and the exporters keep the caller's memory format.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TorchScript reads the block's class-level attribute
+# annotations as types, and would find strings.
+import math
 import numbers
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from timm.layers import register_notrace_function
 from torch import nn
 
 from .blockwise import FUSED_HEAD_LIMIT, MIXED_PRECISION_BMM, blockwise_attention
+from .graph_capture import is_exporting, is_tracing_or_exporting
 
 NonLocalMode = Literal["embedded", "gaussian", "dot", "concatenate"]
 NonLocalInit = Literal["default", "reference"]
@@ -61,8 +71,18 @@ class WeightedNonLocalBlock(nn.Module):
         dtype: Dtype of the parameters (timm's factory kwargs).
 
     The output has the input's shape and dtype and is channels_last in memory whatever the input's
-    layout (see :meth:`forward`); layers after the block then run channels_last too.
+    layout (see :meth:`forward`); layers after the block then run channels_last too. While the
+    model is exported (``torch.export``, ``torch.onnx.export``) the output keeps the input's layout.
+
+    Every mode compiles with ``torch.jit.script``. Mode-specific projections are ``None`` where the
+    mode has none (``theta`` and ``phi`` in ``gaussian`` mode, ``pair_score`` outside ``concatenate``).
     """
+
+    channels: int
+    inter_channels: int
+    mode: str
+    kv_stride: int
+    init: str
 
     def __init__(
         self,
@@ -94,11 +114,14 @@ class WeightedNonLocalBlock(nn.Module):
         self.init = init
 
         self.g = nn.Conv2d(channels, inter_channels, 1, **dd)
+        self.theta: nn.Conv2d | None = None
+        self.phi: nn.Conv2d | None = None
         if mode != "gaussian":
             self.theta = nn.Conv2d(channels, inter_channels, 1, **dd)
             self.phi = nn.Conv2d(channels, inter_channels, 1, **dd)
+        # W_f of the paper: scores a concatenated pair [theta_i, phi_j] (no bias, as in Wang et al.).
+        self.pair_score: nn.Conv2d | None = None
         if mode == "concatenate":
-            # W_f of the paper: scores a concatenated pair [theta_i, phi_j] (no bias, as in Wang et al.).
             self.pair_score = nn.Conv2d(2 * inter_channels, 1, 1, bias=False, **dd)
         self.w_z = nn.Conv2d(inter_channels, channels, 1, **dd)
         self.norm = norm_layer(channels, **dd)
@@ -124,26 +147,29 @@ class WeightedNonLocalBlock(nn.Module):
         # output, norm and gate share one layout. An NCHW input costs one copy (the token copy any
         # layout needs) and the result stays channels_last, like a channels_last convolution's:
         # converting back, or mixing layouts in the gate, was slower on an H200 (docs/benchmarks.md).
-        x = x.contiguous(memory_format=torch.channels_last)
+        # Exported graphs keep the caller's layout: a channels_last tensor reaching the next convolution
+        # makes torch.export specialise a dynamic batch to a batch-1 example's (docs/frameworks.md).
+        if not is_exporting():
+            x = x.contiguous(memory_format=torch.channels_last)
         tokens = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
-        value = self._pool(_project(tokens, self.g), height, width)
-        if self.mode == "gaussian":
+        value = self._pool(_project(tokens, self.g.weight, self.g.bias), height, width)
+        if self.theta is None or self.phi is None:  # gaussian: x itself embeds the queries and keys
             query, key = tokens, self._pool(tokens, height, width)
         else:
-            query = _project(tokens, self.theta)
-            key = self._pool(_project(tokens, self.phi), height, width)
+            query = _project(tokens, self.theta.weight, self.theta.bias)
+            key = self._pool(_project(tokens, self.phi.weight, self.phi.bias), height, width)
 
-        if self.mode in ("embedded", "gaussian"):
-            y = _softmax_attention(query, key, value)
-        elif self.mode == "dot":
-            y = _dot_attention(query, key, value)
-        else:
+        if self.pair_score is not None:  # concatenate
             weight = self.pair_score.weight.flatten()
             query_score = query @ weight[: self.inter_channels].to(query.dtype)
             key_score = key @ weight[self.inter_channels :].to(key.dtype)
             y = _concatenate_attention(query_score, key_score, value)
+        elif self.mode == "dot":
+            y = _dot_attention(query, key, value)
+        else:
+            y = _softmax_attention(query, key, value)
 
-        out = _project(y, self.w_z).view(batch, height, width, channels).permute(0, 3, 1, 2)
+        out = _project(y, self.w_z.weight, self.w_z.bias).view(batch, height, width, channels).permute(0, 3, 1, 2)
         out = self.norm(out).to(x.dtype)
         return torch.lerp(x, out, self.gate.to(x.dtype))  # (1 - w) x + w out, one kernel
 
@@ -153,7 +179,15 @@ class WeightedNonLocalBlock(nn.Module):
             return tokens
         batch, _, channels = tokens.shape
         grid = tokens.view(batch, height, width, channels).permute(0, 3, 1, 2)
-        pooled = F.max_pool2d(grid, self.kv_stride, self.kv_stride, ceil_mode=True)
+        if is_exporting():
+            # The same windows: ceil_mode's test of the last one is a guard torch.export cannot prove for a
+            # dynamic size, so an exported graph pads the grid to whole windows with -inf (never a maximum).
+            stride = self.kv_stride
+            rows, columns = (height + stride - 1) // stride, (width + stride - 1) // stride
+            grid = F.pad(grid, (0, columns * stride - width, 0, rows * stride - height), value=-math.inf)
+            pooled = F.max_pool2d(grid, stride, stride)
+        else:
+            pooled = F.max_pool2d(grid, self.kv_stride, self.kv_stride, ceil_mode=True)
         return pooled.permute(0, 2, 3, 1).reshape(batch, -1, channels)
 
 
@@ -162,9 +196,9 @@ def is_whole_number(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _project(tokens: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """Apply a 1x1 conv to (B, N, C_in) tokens, giving contiguous (B, N, C_out)."""
-    return F.linear(tokens, conv.weight.flatten(1), conv.bias)
+def _project(tokens: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Apply a 1x1 conv (its ``weight`` and ``bias``) to (B, N, C_in) tokens, giving contiguous (B, N, C_out)."""
+    return F.linear(tokens, weight.flatten(1), bias)
 
 
 def uses_blockwise(device: torch.device, head: int) -> bool:
@@ -180,6 +214,8 @@ def uses_blockwise(device: torch.device, head: int) -> bool:
     return device.type == "cuda" and head > FUSED_HEAD_LIMIT and MIXED_PRECISION_BMM
 
 
+@torch.fx.wrap
+@register_notrace_function
 def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """softmax_j(q_i . k_j) v_j with no 1/sqrt(d) scale, on the fastest exact path for the head size.
 
@@ -188,12 +224,16 @@ def _softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
     N x N matrix: in ``gaussian`` mode q and k have C channels and v has C', so the narrower side is
     zero-padded (zero columns change neither q . k nor the first C' outputs) and the padding is
     sliced off the result. On CUDA, heads wider than those kernels take (the deep stages) go to
-    :func:`blockwise_attention`, which takes unequal widths as they are (see :func:`uses_blockwise`).
+    :func:`blockwise_attention`, which takes unequal widths as they are (see :func:`uses_blockwise`),
+    except in TorchScript, ``torch.jit.trace`` and export, whose graphs cannot hold its autograd
+    function: they take SDPA at every width, which is exact too (on CUDA, wide heads then run SDPA's
+    memory-efficient kernel, as they would without the blockwise path).
     """
     width = value.shape[-1]
     head = max(query.shape[-1], width)
-    if uses_blockwise(query.device, head):
-        return blockwise_attention(query, key, value)
+    if not torch.jit.is_scripting():
+        if uses_blockwise(query.device, head) and not is_tracing_or_exporting():
+            return blockwise_attention(query, key, value)
     if query.shape[-1] < head:
         query, key = F.pad(query, (0, head - query.shape[-1])), F.pad(key, (0, head - key.shape[-1]))
     if width < head:
@@ -218,6 +258,8 @@ def _dot_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) 
     return (query.to(wide) @ summary).to(query.dtype)
 
 
+@torch.fx.wrap
+@register_notrace_function
 def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """sum_j ReLU(s_i + t_j) v_j / N_k for scores s (B, N_q), t (B, N_k), values v (B, N_k, C).
 
@@ -228,6 +270,8 @@ def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, v
     The suffix sums run over every position, which overflows float16 and loses bfloat16's few bits
     at detection sizes (N = 67,200 at stride 4 of 800x1333), so, as in :func:`_dot_attention`, they
     are accumulated and combined in at least float32 and only the result takes the input dtype.
+
+    Exported graphs find the suffixes with :func:`_merged_suffix_starts` (ONNX has no searchsorted).
     """
     wide = torch.promote_types(value.dtype, torch.float32)
     sorted_score, order = key_score.sort(dim=1)
@@ -237,7 +281,26 @@ def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, v
     value_suffix = torch.cat([sorted_value.flip(1).cumsum(1).flip(1), pad], dim=1)
     weighted = sorted_score.unsqueeze(-1) * sorted_value
     weighted_suffix = torch.cat([weighted.flip(1).cumsum(1).flip(1), pad], dim=1)
-    start = torch.searchsorted(sorted_score.contiguous(), (-query_score).contiguous(), right=True)
+    if is_exporting():
+        start = _merged_suffix_starts(sorted_score, -query_score)
+    else:
+        start = torch.searchsorted(sorted_score.contiguous(), (-query_score).contiguous(), right=True)
     index = start.unsqueeze(-1).expand(-1, -1, value.shape[2])
     out = query_score.unsqueeze(-1) * value_suffix.gather(1, index) + weighted_suffix.gather(1, index)
     return (out / key_score.shape[1]).to(value.dtype)
+
+
+def _merged_suffix_starts(sorted_keys: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """``torch.searchsorted(sorted_keys, thresholds, right=True)`` of (B, N_k) and (B, N_q), by sorting once.
+
+    Sorting keys and thresholds together puts before each threshold the keys below it; a running
+    count of keys gives that number at every place, and scattering the counts back to the
+    thresholds' own order gives the search's result. A key equal to a threshold may land on either
+    side (ONNX has no stable sort), which :func:`_concatenate_attention` does not see: that key's
+    term ``(s_i + t_j) v_j`` is zero. Sort, cumulative sum and scatter all exist in ONNX; time
+    O((N_k + N_q) log(N_k + N_q)), memory O(N_k + N_q).
+    """
+    keys = sorted_keys.shape[1]
+    order = torch.cat([sorted_keys, thresholds], dim=1).argsort(dim=1)
+    keys_so_far = (order < keys).to(torch.int64).cumsum(dim=1)
+    return torch.zeros_like(keys_so_far).scatter(1, order, keys_so_far)[:, keys:]
