@@ -30,12 +30,13 @@ def wnlb_blocks(model: torch.nn.Module) -> list[WeightedNonLocalBlock]:
 
 
 def test_all_variants_are_registered():
-    assert sorted(timm.list_models("wnlb_*")) == sorted(VARIANTS)
+    presets = [f"{variant}_{suffix}" for variant in VARIANTS for suffix in ("keys16", "keys32")]
+    assert sorted(timm.list_models("wnlb_*")) == sorted([*VARIANTS, *presets])
 
 
 def test_base_weight_tags_are_listed_and_point_at_the_base_repo():
     tags = timm.list_pretrained("wnlb_*")
-    assert {name.split(".")[0] for name in tags} == set(VARIANTS)
+    assert {name.split(".")[0] for name in tags} == set(timm.list_models("wnlb_*"))
     cfg = timm.models.get_pretrained_cfg("wnlb_resnet50.tv_in1k")
     assert cfg.hf_hub_id == "timm/resnet50.tv_in1k"
     assert cfg.mean == timm.models.get_pretrained_cfg("resnet50.tv_in1k").mean

@@ -23,6 +23,7 @@ from ..layers import WeightedNonLocalBlock
 from ..weights.manifest import Evaluation, find_record
 from ._stages import STAGE_STRIDES
 from .complexity import count_macs
+from .presets import split_preset
 
 #: Input sizes (height, width) the MACs are counted at: the LIS protocol (its 1200x800 images shown
 #: at 600x400) and the COCO / torchvision detection size (shorter side 800, longer side up to 1333).
@@ -168,6 +169,10 @@ class VariantFacts:
         if not self.blocks:
             return "none"
         stages = _ranges([block.stage for block in self.blocks])
+        strides = [block.kv_stride for block in self.blocks]
+        if len(set(strides)) > 1:  # per-stage strides (the keys16 / keys32 presets): one list, stage by stage
+            modes = sorted({block.mode for block in self.blocks})
+            return f"stages {stages}, {', '.join(modes)} kv/{'/'.join(map(str, strides))}"
         settings = sorted({(block.mode, block.kv_stride) for block in self.blocks})
         modes = ", ".join(mode + (f" kv/{stride}" if stride > 1 else "") for mode, stride in settings)
         return f"stages {stages}, {modes}"
@@ -318,10 +323,12 @@ def _imagenet_training_data(tag: str) -> tuple[str, ...]:
 
 
 def _base_architecture(name: str) -> str:
-    """The timm model a variant adds its blocks to: ``wnlb_resnet50`` -> ``resnet50``."""
-    base = name.removeprefix("wnlb_")
+    """The timm model a variant adds its blocks to: ``wnlb_resnet50`` (and ``wnlb_resnet50_keys32``) -> ``resnet50``."""
+    base = split_preset(name)[0].removeprefix("wnlb_")
     if base not in timm.list_models(base):
-        raise KeyError(f"{name}: timm has no base architecture {base!r}; name wNLB variants wnlb_<timm model>.")
+        raise KeyError(
+            f"{name}: timm has no base architecture {base!r}; name wNLB variants wnlb_<timm model>[_<preset>]."
+        )
     return base
 
 

@@ -2,7 +2,8 @@
 
 The stock timm :class:`~timm.models.convnext.ConvNeXt` is built unchanged and one
 :class:`~wnlb_zoo.layers.WeightedNonLocalBlock` is appended to ``stages[i].blocks`` (by default
-i = 0..3), so base ImageNet checkpoints load with every stock key in place.
+i = 0..3), so base ImageNet checkpoints load with every stock key in place. Each variant also has
+its named presets (``wnlb_convnext_tiny_keys32``, see :mod:`.presets`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from ._builder import build_wnlb_model, weight_cfgs
 from ._stages import WnlbStagesMixin
+from .presets import preset_names, register_presets
 
 __all__ = ["WnlbConvNeXt"]
 
@@ -47,12 +49,18 @@ _CONVNEXT_BASE_TAGS = {
     "convnext_small": ("in12k_ft_in1k", "fb_in1k"),
     "convnext_base": ("fb_in22k_ft_in1k", "fb_in1k"),
 }
+_CONVNEXT_ARGS = {
+    "wnlb_convnext_tiny": dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
+    "wnlb_convnext_small": dict(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768)),
+    "wnlb_convnext_base": dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024)),
+}
 
 default_cfgs = generate_default_cfgs(
     {
         name: cfg
         for base, tags in _CONVNEXT_BASE_TAGS.items()
-        for name, cfg in weight_cfgs(f"wnlb_{base}", base, tags).items()
+        for variant in (f"wnlb_{base}", *preset_names(f"wnlb_{base}"))
+        for name, cfg in weight_cfgs(variant, base, tags).items()
     }
 )
 
@@ -60,19 +68,26 @@ default_cfgs = generate_default_cfgs(
 @register_model
 def wnlb_convnext_tiny(pretrained: bool = False, **kwargs: Any) -> WnlbConvNeXt:
     """ConvNeXt-T with a wNLB after each of its four stages."""
-    model_args = dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768))
-    return _create_wnlb_convnext("wnlb_convnext_tiny", pretrained, **dict(model_args, **kwargs))
+    return _create_wnlb_convnext(
+        "wnlb_convnext_tiny", pretrained, **dict(_CONVNEXT_ARGS["wnlb_convnext_tiny"], **kwargs)
+    )
 
 
 @register_model
 def wnlb_convnext_small(pretrained: bool = False, **kwargs: Any) -> WnlbConvNeXt:
     """ConvNeXt-S with a wNLB after each of its four stages."""
-    model_args = dict(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768))
-    return _create_wnlb_convnext("wnlb_convnext_small", pretrained, **dict(model_args, **kwargs))
+    return _create_wnlb_convnext(
+        "wnlb_convnext_small", pretrained, **dict(_CONVNEXT_ARGS["wnlb_convnext_small"], **kwargs)
+    )
 
 
 @register_model
 def wnlb_convnext_base(pretrained: bool = False, **kwargs: Any) -> WnlbConvNeXt:
     """ConvNeXt-B with a wNLB after each of its four stages."""
-    model_args = dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024))
-    return _create_wnlb_convnext("wnlb_convnext_base", pretrained, **dict(model_args, **kwargs))
+    return _create_wnlb_convnext(
+        "wnlb_convnext_base", pretrained, **dict(_CONVNEXT_ARGS["wnlb_convnext_base"], **kwargs)
+    )
+
+
+# wnlb_convnext_tiny_keys16, ..., wnlb_convnext_base_keys32 (see .presets).
+register_presets(__name__, _create_wnlb_convnext, _CONVNEXT_ARGS)
