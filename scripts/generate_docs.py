@@ -13,7 +13,10 @@ What it writes:
   the parameters drawn for each;
 * ``docs/snippets/citation.bib``: the paper's BibTeX entry, the one exported model cards carry;
 * ``docs/images/lowlight/exdark_*.png``: real ExDark night photos, as they are and brightened for
-  display, when ``../shared/data/lowlight_photos`` exists (the committed pictures stay otherwise).
+  display, when ``../shared/data/lowlight_photos`` exists (the committed pictures stay otherwise);
+* ``docs/images/benchmarks/*.png`` and ``docs/snippets/benchmark_*.md``: the benchmark plots of
+  ``docs/benchmarks.md``, drawn from the JSON files in ``docs/benchmarks/`` by
+  :mod:`wnlb_zoo.benchmark.figures`, with captions naming the device, date and command.
 
 ``--check`` compares the markdown files only: a picture's bytes may differ between CPUs in the
 last bit, the drawn parameters in its caption may not. ``tests/docs/test_generated_docs.py`` runs it.
@@ -22,12 +25,14 @@ last bit, the drawn parameters in its caption may not. ``tests/docs/test_generat
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
+from wnlb_zoo.benchmark.figures import draw_layer_memory, draw_training_speed, layer_memory_points
 from wnlb_zoo.data import LowLightParams, SyntheticDarkScenes, read_image, synthesize_low_light, write_image
 from wnlb_zoo.models.catalogue import COUNT_SIZES, MAC_COUNTER, VariantFacts, loading_code, size_label, zoo_facts
 from wnlb_zoo.weights.model_card import CITATION
@@ -39,6 +44,23 @@ LOWLIGHT_IMAGES = DOCS / "images" / "lowlight"
 LOWLIGHT_SNIPPET = DOCS / "snippets" / "lowlight_examples.md"
 CITATION_SNIPPET = DOCS / "snippets" / "citation.bib"
 EXDARK_PHOTOS = ROOT.parent / "shared" / "data" / "lowlight_photos"
+BENCHMARKS = DOCS / "benchmarks"
+BENCHMARK_IMAGES = DOCS / "images" / "benchmarks"
+SNIPPETS = DOCS / "snippets"
+#: The H200 layer run (2026-11-27T06:31Z) was cut off by its time limit before it wrote its JSON: its
+#: printed records carry no environment, so its device, date and command are given here, as the page does.
+LAYER_RUN = {
+    "records": "h200-layer-partial.jsonl",
+    "device": "NVIDIA H200",
+    "gpu_memory_gib": 139.8,
+    "date": "2026-11-27T06:31Z",
+    "command": "python scripts/benchmark.py --parts layer --warmup 1 --repeats 3",
+}
+#: Mask R-CNN training runs plotted as speed relative to plain resnet50: {bar label: JSON file}, one device.
+SPEED_RUNS = {
+    "default memory format": "h200-detection-rounds.json",
+    "channels_last": "h200-detection-rounds-channels-last.json",
+}
 
 #: The synthetic scenes shown on the low-light page: how many, their size (H, W) and dataset seed.
 EXAMPLE_SCENES = 2
@@ -174,16 +196,84 @@ def exdark_pictures() -> dict[str, torch.Tensor]:
     return pictures
 
 
+def benchmark_figures() -> tuple[dict[str, Callable[[Path], Path]], dict[Path, str]]:
+    """The benchmark plots ({file name: function drawing it to a path}) and the snippets that show them.
+
+    The captions name the device, date and command from the benchmark files, so that the text
+    under a plot cannot drift from the data it was drawn from.
+    """
+    layer_records = [json.loads(line) for line in (BENCHMARKS / LAYER_RUN["records"]).read_text().splitlines() if line]
+    memory_name = "layer-memory-h200.png"
+    points = layer_memory_points(layer_records, "embedded", "bf16", "fwd+bwd")
+    largest = {
+        implementation: max(
+            value for (name, _, _), values in points.items() if name == implementation for value in values
+        )
+        for implementation in ("naive", "ours")
+    }
+    memory_title = f"one block, embedded, bf16, forward+backward, batch 1; {LAYER_RUN['device']}, {LAYER_RUN['date']}"
+    memory_caption = (
+        f"Peak memory of one block against the positions it attends over, the textbook block against ours "
+        f"(ResNet-50 stage shapes at 400x600 and 800x1333 input; embedded mode, bf16 autocast, forward and "
+        f"backward, batch 1). Device: {LAYER_RUN['device']} ({LAYER_RUN['gpu_memory_gib']:g} GiB), "
+        f"{LAYER_RUN['date']}: `{LAYER_RUN['command']}`; raw records: "
+        f"[{LAYER_RUN['records']}](benchmarks/{LAYER_RUN['records']}). At the most positions measured "
+        f"({largest['naive'][0]:,}, stride 4 of 800x1333) the textbook block took {largest['naive'][1] / 1024:.1f} GiB "
+        f"and ours {largest['ours'][1]:.0f} MiB: the textbook block's memory grows with N^2, ours with N."
+    )
+    speed_results = {label: json.loads((BENCHMARKS / name).read_text()) for label, name in SPEED_RUNS.items()}
+    environments = [result["environment"] for result in speed_results.values()]
+    devices = {environment["device"] for environment in environments}
+    if len(devices) != 1:
+        raise ValueError(f"SPEED_RUNS mixes devices {sorted(devices)}: ratios are only comparable within one run")
+    device = devices.pop()
+    first = next(iter(speed_results.values()))
+    config = first["config"]
+    setting = (
+        f"Mask R-CNN training, {config['detection_size'][0]}x{config['detection_size'][1]}, batch "
+        f"{config['detection_batch']}, {config['detection_dtype']}"
+    )
+    speed_name = "training-speed-h200.png"
+    runs = ", ".join(
+        f"{label}: `{result['environment']['command']}` ({result['environment']['date'][:16]}Z), raw "
+        f"[{SPEED_RUNS[label]}](benchmarks/{SPEED_RUNS[label]})"
+        for label, result in speed_results.items()
+    )
+    speed_caption = (
+        f"Training images/s of each detector divided by that of the same Mask R-CNN on plain `resnet50` in the same "
+        f"run ({setting}). Device: {device}. Runs: {runs}."
+    )
+    figures = {
+        memory_name: lambda path: draw_layer_memory(
+            layer_records, path, memory_title, device_memory_gib=LAYER_RUN["gpu_memory_gib"]
+        ),
+        speed_name: lambda path: draw_training_speed(
+            {label: result["records"] for label, result in speed_results.items()}, path, f"{setting}; {device}"
+        ),
+    }
+    snippets = {
+        SNIPPETS / "benchmark_memory.md": _figure_snippet(memory_name, "Memory against positions", memory_caption),
+        SNIPPETS / "benchmark_speed.md": _figure_snippet(speed_name, "Training speed relative to plain", speed_caption),
+    }
+    return figures, snippets
+
+
+def _figure_snippet(name: str, alt: str, caption: str) -> str:
+    return f"{HEADER}\n![{alt}](images/benchmarks/{name})\n\n{caption}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated page is stale")
     args = parser.parse_args(argv)
 
     pictures, snippet = lowlight_examples()
+    figures, figure_snippets = benchmark_figures()
     pages = {
         VARIANTS_PAGE: render_variants_page(zoo_facts()),
         LOWLIGHT_SNIPPET: snippet,
         CITATION_SNIPPET: CITATION + "\n",
+        **figure_snippets,
     }
     if args.check:
         stale = [path for path, text in pages.items() if not path.is_file() or path.read_text() != text]
@@ -198,7 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     LOWLIGHT_IMAGES.mkdir(parents=True, exist_ok=True)
     for name, image in pictures.items():
         write_image(image, LOWLIGHT_IMAGES / name)
-    print(f"Wrote {', '.join(str(path.relative_to(ROOT)) for path in pages)} and {len(pictures)} pictures.")
+    BENCHMARK_IMAGES.mkdir(parents=True, exist_ok=True)
+    for name, draw in figures.items():
+        draw(BENCHMARK_IMAGES / name)
+    written = ", ".join(str(path.relative_to(ROOT)) for path in pages)
+    print(f"Wrote {written}, {len(pictures)} pictures and {len(figures)} benchmark plots.")
     return 0
 
 

@@ -102,3 +102,45 @@ def test_evaluate_writes_the_metrics_file(trained_checkpoint, tmp_path):
     argv = ["evaluate", "--checkpoint", str(trained_checkpoint), "--device", "cpu", "--workers", "0"]
     assert main([*argv, "--output", str(output)]) == 0
     assert json.loads(output.read_text())
+
+
+def test_evaluate_scores_a_coco_test_set_given_alone_at_another_size(
+    trained_checkpoint, coco_dataset, tmp_path, capsys
+):
+    images, annotations = coco_dataset
+    output = tmp_path / "test.json"
+    test_set = ["--dataset", "coco", "--val-ann", str(annotations), "--val-images", str(images)]
+    resizing = ["--min-size", "48", "--max-size", "48", "--interpolation", "nearest"]
+    argv = ["evaluate", "--checkpoint", str(trained_checkpoint), "--device", "cpu", "--workers", "0"]
+    assert main([*argv, *test_set, *resizing, "--output", str(output)]) == 0  # no training files given
+    assert f"on {annotations}, min size 48, max size 48, nearest" in capsys.readouterr().out
+    record = json.loads(output.read_text())
+    assert record["num_images"] == 6 and "AP" in record["segm"]
+    assert (record["min_size"], record["max_size"], record["interpolation"]) == (48, 48, "nearest")
+    assert record["data"]["val_ann"] == str(annotations) and record["data"]["train_ann"] is None
+
+    own = json.loads((trained_checkpoint / "detector.json").read_text())
+    assert main([*argv, *test_set, "--output", str(output)]) == 0  # without overrides: the run's own sizes
+    assert json.loads(output.read_text())["min_size"] == own["min_size"]
+
+
+def test_evaluate_refuses_data_files_without_their_dataset_kind(
+    trained_checkpoint, coco_dataset, no_evaluation, capsys
+):
+    images, annotations = coco_dataset
+    argv = ["evaluate", "--checkpoint", str(trained_checkpoint), "--device", "cpu"]
+    assert main([*argv, "--val-ann", str(annotations), "--val-images", str(images)]) == 2
+    assert "--val-ann --val-images given without --dataset" in capsys.readouterr().err
+    assert main([*argv, "--dataset", "coco"]) == 2
+    assert "--dataset coco needs --val-ann --val-images" in capsys.readouterr().err
+    assert no_evaluation == []
+
+
+def test_commands_take_the_weights_file_a_user_points_at(trained_checkpoint, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    _scene(image)
+    weights = trained_checkpoint / "model.safetensors"
+    assert _predict(weights, [image], tmp_path / "out") == 0
+    assert (tmp_path / "out" / "a.png.pred.png").is_file()
+    assert _predict(tmp_path / "a.png", [image], tmp_path / "out") == 2
+    assert "is not a checkpoint. A checkpoint is a run directory" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import timm
+from torchvision.io import decode_png, read_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,3 +39,16 @@ def test_lowlight_pictures_exist():
     pictures, _ = generator.lowlight_examples()
     for name in pictures:
         assert (generator.LOWLIGHT_IMAGES / name).is_file(), name
+
+
+def test_benchmark_plots_are_drawn_from_the_raw_files(tmp_path):
+    generator = load_generator()
+    figures, snippets = generator.benchmark_figures()
+    for name, draw in figures.items():
+        assert (generator.BENCHMARK_IMAGES / name).is_file(), name  # committed, shown by the page
+        assert min(decode_png(read_file(str(draw(tmp_path / name)))).shape[-2:]) > 100, name
+    for text in snippets.values():
+        assert "Device: NVIDIA H200" in text  # the caption names the device the numbers come from
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for path in snippets:
+        assert f'--8<-- "snippets/{path.name}"' in page

@@ -19,3 +19,8 @@ def test_mkdocs_build_strict(tmp_path):
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "variants" / "index.html").is_file()
+    benchmarks = (tmp_path / "site" / "benchmarks" / "index.html").read_text()
+    for plot in ("layer-memory-h200.png", "training-speed-h200.png"):
+        assert (
+            f"images/benchmarks/{plot}" in benchmarks and (tmp_path / "site" / "images" / "benchmarks" / plot).is_file()
+        )

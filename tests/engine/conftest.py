@@ -2,11 +2,7 @@
 
 import json
 
-import numpy as np
-import pycocotools.mask as mask_utils
 import pytest
-
-from wnlb_zoo.data import SyntheticDarkScenes, write_image
 
 # Fewer proposals and sampled RoIs than torchvision's defaults: the heads dominate CPU time at 64 px.
 LIGHT_HEADS = {
@@ -59,39 +55,3 @@ def one_step_run_args():
         return _tiny_run_args(output, epochs, *one_step, *extra)
 
     return one_step_run_args
-
-
-@pytest.fixture
-def coco_dataset(tmp_path):
-    """A COCO-format dataset of 6 synthetic scenes (RLE masks), one image left empty and one crowd region."""
-    root = tmp_path / "coco"
-    images_dir = root / "images"
-    images_dir.mkdir(parents=True)
-    scenes = SyntheticDarkScenes(6, image_size=(64, 64), seed=3)
-    images, annotations = [], []
-    for index in range(len(scenes)):
-        image, target = scenes[index]
-        name = f"image_{index:03d}.png"
-        write_image(image, images_dir / name)
-        image_id = 100 + index
-        images.append({"id": image_id, "file_name": name, "height": 64, "width": 64})
-        if index == 0:
-            continue  # an image without annotations
-        for k in range(len(target["labels"])):
-            rle = mask_utils.encode(np.asfortranarray(target["masks"][k].numpy().astype(np.uint8)))
-            x1, y1, x2, y2 = target["boxes"][k].tolist()
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": 10 * int(target["labels"][k]),  # sparse category ids
-                    "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": float(target["area"][k]),
-                    "iscrowd": int(index == 1 and k == 0),  # one crowd region
-                }
-            )
-    categories = [{"id": 10 * (i + 1), "name": name} for i, name in enumerate(scenes.class_names)]
-    annotation_file = root / "instances.json"
-    annotation_file.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
-    return images_dir, annotation_file

@@ -1,4 +1,5 @@
-"""Checkpoints: verified on save, the previous one kept, and ``--resume`` taking the newest intact one."""
+"""Checkpoints: verified on save, the previous one kept, ``--resume`` taking the newest intact one, and
+every way a user names one (run dir, link, weights file, export) resolving to it."""
 
 import json
 
@@ -12,6 +13,7 @@ from wnlb_zoo.engine.checkpoint import (
     continue_from,
     newest_intact_checkpoint,
     remove_staging_leftovers,
+    resolve_checkpoint,
     retarget_links,
     save_checkpoint,
     verify_checkpoint,
@@ -119,3 +121,47 @@ def test_resuming_from_an_earlier_checkpoint_continues_that_branch(tmp_path):
     assert rerun.name == "epoch_002_1"
     assert kept(tmp_path) == ["epoch_001", "epoch_002_1"]
     assert newest_intact_checkpoint(tmp_path)[0].name == "epoch_002_1"
+
+
+def test_every_way_a_user_names_a_checkpoint_resolves_to_its_directory(tmp_path):
+    output = tmp_path / "run"
+    first = save(output, 1, is_best=True)
+    last = save(output, 2)
+    export = output / "export" / "detector"
+    export.mkdir(parents=True)
+    (export / WEIGHTS_FILE).write_bytes((last / WEIGHTS_FILE).read_bytes())
+    SPEC.save(export)
+    named = {
+        output: last,  # a run directory: its last checkpoint
+        last: last,
+        output / "last": last,
+        output / "best": first,
+        first / WEIGHTS_FILE: first,  # the weights file a user points at, as with torchvision's --resume
+        output / "best" / WEIGHTS_FILE: first,
+        export: export,
+        output / "export": export,
+        export / WEIGHTS_FILE: export,
+    }
+    for given, expected in named.items():
+        assert resolve_checkpoint(given) == expected.resolve(), given
+
+
+@pytest.mark.parametrize("kind", ["missing", "other file", "other folder"])
+def test_anything_else_is_refused_with_what_is_accepted(tmp_path, kind):
+    given = tmp_path / "thing"
+    if kind == "other file":
+        given.write_text("{}")
+    elif kind == "other folder":
+        given.mkdir()
+    with pytest.raises(CheckpointError) as error:
+        resolve_checkpoint(given)
+    message = str(error.value)
+    assert str(given) in message
+    for accepted in ("run directory", "checkpoint directory", "last or best link", "model.safetensors", "export"):
+        assert accepted in message
+
+
+def test_weights_without_a_detector_spec_are_named_incomplete(tmp_path):
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"")
+    with pytest.raises(CheckpointError, match="detector.json missing"):
+        resolve_checkpoint(tmp_path / WEIGHTS_FILE)

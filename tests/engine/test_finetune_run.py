@@ -1,5 +1,6 @@
 """End-to-end fine-tuning runs on CPU: artefacts, evaluation, kill + resume, torchrun, bad input."""
 
+import importlib
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from torchvision.io import decode_png, read_file
 
 from wnlb_zoo.cli.main import main
+from wnlb_zoo.engine.figures import DrawingWarning
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +55,9 @@ def test_run_writes_every_artefact(finished_run):
     backbone = out / "export" / "backbone"
     assert {p.name for p in backbone.iterdir()} >= {"model.safetensors", "config.json", "README.md"}
     assert (out / "export" / "detector" / "model.safetensors").is_file()
+    # What a user looks at: the curves of both epochs and the contact sheet of validation predictions.
+    for picture in ("curves.png", "predictions.png"):
+        assert min(decode_png(read_file(str(out / picture))).shape[-2:]) > 100, picture  # a decodable picture
 
 
 def test_evaluate_reproduces_the_logged_ap(finished_run, capsys, tmp_path):
@@ -249,3 +255,42 @@ def test_torchrun_ranks_all_stop_when_rank_0_cannot_save_a_checkpoint(tmp_path, 
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert result.stderr.count("FileExistsError") >= 2, result.stderr[-3000:]  # raised on rank 0, re-raised on rank 1
+
+
+def test_coco_training_data_alone_holds_out_a_split_that_evaluate_reproduces(
+    tmp_path, capsys, monkeypatch, tiny_run_args, coco_dataset
+):
+    images, annotations = coco_dataset
+    output = tmp_path / "run"
+    data = ["--dataset", "coco", "--train-ann", str(annotations), "--train-images", str(images)]
+    # A picture that cannot be drawn is a warning: the run still finishes and keeps its checkpoints.
+    engine = importlib.import_module("wnlb_zoo.engine.finetune")  # the module, not the function of that name
+    monkeypatch.setattr(engine, "draw_contact_sheet", lambda *args, **kwargs: 1 / 0)
+    with pytest.warns(DrawingWarning, match="predictions.png: ZeroDivisionError"):
+        code, out, err = run_cli(tiny_run_args(output, 1, "--no-export", *data, "--val-fraction", "0.34"), capsys)
+    assert code == 0, err
+    assert f"Training loss and AP per epoch: {output / 'curves.png'}" in out
+    assert "predictions.png" not in out and not (output / "predictions.png").exists()
+    logged = json.loads((output / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["num_images"] == 2  # 0.34 of 6 images held out
+    recorded = json.loads((output / "last" / "run_config.json").read_text())["data"]
+    assert recorded["val_fraction"] == 0.34 and len(recorded["val_split_sha256"]) == 64
+
+    code, out, err = run_cli(["evaluate", "--checkpoint", str(output), "--workers", "0"], capsys)
+    assert code == 0, err
+    assert "the coco validation split (0.34 held out, seed 0)" in out
+    evaluated = json.loads((output / "last" / "evaluation.json").read_text())
+    assert evaluated["num_images"] == 2
+    assert evaluated["segm"]["AP"] == pytest.approx(logged["segm"]["AP"], abs=1e-9)
+
+    content = json.loads(annotations.read_text())
+    kept = content["images"][:-1]  # the data changed since the run: one image fewer
+    kept_ids = {image["id"] for image in kept}
+    content = {
+        **content,
+        "images": kept,
+        "annotations": [a for a in content["annotations"] if a["image_id"] in kept_ids],
+    }
+    annotations.write_text(json.dumps(content))
+    code, _, err = run_cli(["evaluate", "--checkpoint", str(output), "--workers", "0"], capsys)
+    assert code == 2 and "holds other images than the run held out" in err

@@ -1,4 +1,8 @@
-"""Command-line options that choose a dataset, shared by ``finetune`` and ``evaluate``."""
+"""Command-line options that choose a dataset, shared by ``finetune`` and ``evaluate``.
+
+``evaluate`` reads the validation side only: a COCO-format test set needs just ``--val-ann`` and
+``--val-images``, LIS its ``test`` split.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,17 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dataset", choices=DATASETS, default=defaults.dataset, help="(default: %(default)s)")
     group.add_argument("--train-ann", help="coco: training annotation JSON")
     group.add_argument("--train-images", help="coco: training image folder")
-    group.add_argument("--val-ann", help="coco: validation annotation JSON")
-    group.add_argument("--val-images", help="coco: validation image folder")
+    group.add_argument("--val-ann", help="coco: validation (evaluate: test) annotation JSON")
+    group.add_argument("--val-images", help="coco: validation (evaluate: test) image folder")
     group.add_argument("--root", help="pennfudan / lis: dataset folder")
     group.add_argument("--variant", choices=LIS_VARIANTS, default=defaults.variant, help="lis: image variant")
-    group.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="pennfudan: validation share")
+    group.add_argument(
+        "--val-fraction",
+        type=float,
+        default=defaults.val_fraction,
+        help="pennfudan, and coco without --val-ann: share of the training images held out for validation "
+        "(seeded by --seed; default: %(default)s)",
+    )
     group.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train, help="synthetic: train images")
     group.add_argument("--synthetic-val", type=int, default=defaults.synthetic_val, help="synthetic: val images")
     group.add_argument("--synthetic-size", type=int, default=defaults.synthetic_size, help="synthetic: image side")
@@ -45,7 +55,7 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
 
 def data_settings(args: argparse.Namespace) -> DataSettings:
     """The :class:`DataSettings` the parsed options describe."""
-    names = {f.name for f in dataclasses.fields(DataSettings)} - {"keep_empty", "seed"}
+    names = {f.name for f in dataclasses.fields(DataSettings)} - {"keep_empty", "seed", "val_split_sha256"}
     return DataSettings(
         **{name: getattr(args, name) for name in names},
         keep_empty=not args.drop_empty,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 from ..engine.onnx_export import (
     BOX_TOLERANCE,
@@ -23,6 +22,7 @@ from ..engine.onnx_export import (
     OnnxCheckError,
     export_detector_onnx,
 )
+from .input_paths import existing_images
 from .output_paths import writable_file
 from .text_table import format_table
 
@@ -42,9 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    missing = [image for image in args.images if not Path(image).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} image file(s) not found, e.g. {missing[0]}")
+    existing_images(args.images)
     output = writable_file(args.output, "--output")
     try:
         result = export_detector_onnx(args.checkpoint, output, args.images, opset=args.opset, check=args.check)

@@ -23,6 +23,7 @@ from ..engine.schedule import SCHEDULES
 from .config_file import add_config_option
 from .dataset_options import add_dataset_options, data_settings
 from .output_paths import writable_directory
+from .resize_options import add_resize_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,9 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     model.add_argument("--pretrained", action="store_true", help="start the backbone from its pretrained weights")
     model.add_argument("--weights", help="start the whole detector from these weights (safetensors)")
-    model.add_argument("--min-size", type=int, default=d.min_size)
-    model.add_argument("--max-size", type=int, default=d.max_size)
-    model.add_argument("--interpolation", choices=("bilinear", "nearest"), default=d.interpolation)
+    add_resize_options(model, d.min_size, d.max_size, d.interpolation)
     model.add_argument("--trainable-backbone-layers", type=int, default=None, help="0..5 (default: 3 if pretrained)")
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--epochs", type=int, default=d.epochs)

@@ -29,6 +29,7 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +123,18 @@ class CocoInstances(Dataset):
     @property
     def num_instances(self) -> int:
         """Number of annotations the items hold (crowd regions included, degenerate boxes not)."""
-        return sum(len(self._kept_annotations[image_id]) for image_id in self.ids)
+        return self.instance_counts()[0]
 
     @property
     def num_objects(self) -> int:
         """Number of annotations the items hold that a detector learns from (crowd regions excluded)."""
-        return sum(
-            not annotation["iscrowd"] for image_id in self.ids for annotation in self._kept_annotations[image_id]
-        )
+        return self.instance_counts()[1]
+
+    def instance_counts(self, indices: Iterable[int] | None = None) -> tuple[int, int]:
+        """Annotations and non-crowd annotations of the items ``indices`` (default: all), e.g. of a ``Subset``."""
+        image_ids = self.ids if indices is None else [self.ids[index] for index in indices]
+        annotations = [annotation for image_id in image_ids for annotation in self._kept_annotations[image_id]]
+        return len(annotations), sum(not annotation["iscrowd"] for annotation in annotations)
 
     def __len__(self) -> int:
         return len(self.ids)

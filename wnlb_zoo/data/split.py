@@ -1,6 +1,9 @@
-"""Deterministic train/validation split of a dataset."""
+"""Deterministic train/validation split of a dataset, and a fingerprint to check a split is rebuilt exactly."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 import torch
 from torch.utils.data import Dataset, Subset
@@ -23,3 +26,14 @@ def train_val_split(dataset: Dataset, val_fraction: float, seed: int = 0) -> tup
     val_indices = sorted(order[:num_val].tolist())
     train_indices = sorted(order[num_val:].tolist())
     return Subset(dataset, train_indices), Subset(dataset, val_indices)
+
+
+def split_fingerprint(subset: Subset) -> str:
+    """A sha256 of the items ``subset`` takes from its dataset: equal exactly when two subsets hold the same items.
+
+    Items are named by image id where the dataset lists them (``ids`` of COCO-format data, so that
+    an annotation file edited since keeps no fingerprint by chance) and by index otherwise.
+    """
+    ids = getattr(subset.dataset, "ids", None)
+    items = [ids[index] for index in subset.indices] if ids is not None else [int(i) for i in subset.indices]
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()

@@ -19,6 +19,7 @@ an intact predecessor for ``--resume`` to fall back on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -208,18 +209,39 @@ def remove_staging_leftovers(output_dir: str | os.PathLike) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+#: What ``--checkpoint``, ``--resume PATH`` and ``weights export --run`` accept, as error messages say it.
+ACCEPTED_CHECKPOINTS = (
+    "a run directory (OUT, read through its last link), a checkpoint directory (OUT/checkpoints/epoch_NNN), "
+    "its last or best link, the model.safetensors inside one, or an export (OUT/export/detector)"
+)
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """The checkpoint directory ``path`` names: itself, a ``last``/``best`` link, or a run's output dir."""
-    path = Path(path)
-    if path.is_dir() and not (path / WEIGHTS_FILE).exists() and (path / "last").exists():
-        path = path / "last"
-    path = path.resolve()
-    if not path.is_dir():
-        raise CheckpointError(f"Checkpoint {path} does not exist.")
-    missing = [name for name in (WEIGHTS_FILE, "detector.json") if not (path / name).is_file()]
-    if missing:
-        raise CheckpointError(f"Checkpoint {path} is incomplete: {', '.join(missing)} missing.")
-    return path
+    """The directory of detector weights ``path`` names, resolved (links followed).
+
+    Accepted, as a user points at them: a run's output directory (its ``last`` checkpoint), a
+    checkpoint directory, its ``last`` / ``best`` link, the ``model.safetensors`` file inside a
+    checkpoint directory, and a detector export (``OUT/export/detector``, or ``OUT/export``).
+    Anything else is a :class:`CheckpointError` that lists what is accepted.
+    """
+    given = Path(path)
+    if not given.exists():
+        raise CheckpointError(f"Checkpoint {given} does not exist. A checkpoint is {ACCEPTED_CHECKPOINTS}.")
+    directory = given.parent if given.is_file() and given.name == WEIGHTS_FILE else given
+    if directory.is_dir() and not (directory / WEIGHTS_FILE).exists():
+        for inner in ("last", "detector"):  # a run directory, an export's top folder
+            if (directory / inner / WEIGHTS_FILE).exists():
+                directory = directory / inner
+                break
+    directory = directory.resolve()
+    if not directory.is_dir() or not (directory / WEIGHTS_FILE).is_file():
+        raise CheckpointError(f"{given} is not a checkpoint. A checkpoint is {ACCEPTED_CHECKPOINTS}.")
+    if not (directory / SPEC_FILENAME).is_file():
+        raise CheckpointError(
+            f"Checkpoint {directory} is incomplete: {SPEC_FILENAME} missing (a wnlb-zoo checkpoint or export has "
+            f"{WEIGHTS_FILE} and {SPEC_FILENAME} side by side)."
+        )
+    return directory
 
 
 def load_model_weights(checkpoint: Path, model: nn.Module) -> None:
@@ -238,11 +260,23 @@ def load_model_weights(checkpoint: Path, model: nn.Module) -> None:
         raise CheckpointError(f"{weights} does not fit the model built from its detector.json: {error}") from error
 
 
-def load_detector(checkpoint: str | os.PathLike) -> tuple[nn.Module, DetectorSpec, Path]:
-    """Rebuild the detector of a checkpoint (dir, ``last``/``best`` link or run dir) with its weights."""
+def load_detector(
+    checkpoint: str | os.PathLike,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    interpolation: str | None = None,
+) -> tuple[nn.Module, DetectorSpec, Path]:
+    """Rebuild the detector of a checkpoint (see :func:`resolve_checkpoint`) with its verified weights.
+
+    ``min_size``, ``max_size`` and ``interpolation`` replace the detector's own resizing (e.g. to
+    score at the LIS protocol a model trained at another size); None keeps the run's. The returned
+    spec is the one the model was built from, overrides included.
+    """
     path = resolve_checkpoint(checkpoint)
     verify_checkpoint(path, (WEIGHTS_FILE, SPEC_FILENAME))
     spec = DetectorSpec.load(path)
+    overrides = {"min_size": min_size, "max_size": max_size, "interpolation": interpolation}
+    spec = dataclasses.replace(spec, **{name: value for name, value in overrides.items() if value is not None})
     model = spec.build()
     load_model_weights(path, model)
     return model, spec, path

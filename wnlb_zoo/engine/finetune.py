@@ -6,6 +6,10 @@ atomic checkpoint; ``resume`` continues a killed run exactly where its newest in
 left off (weights, optimiser, scheduler, scaler; data order and augmentation are seeded per
 epoch). At the end the best checkpoint's backbone and detector are exported in the hub layout.
 
+What to look at: ``curves.png`` (training loss and box / mask AP per epoch, redrawn after every
+epoch) and, at the end, ``predictions.png`` (a few validation images, predictions beside ground
+truth); rank 0 draws both, and a picture that cannot be drawn is a warning, never a lost run.
+
 A run holds its output directory exclusively (:class:`~wnlb_zoo.engine.run_lock.RunLock`), so a
 second run into it is refused, and a crashed run leaves no lock behind. Ctrl-C stops a run with a
 :class:`TrainingInterrupted` that names the last intact checkpoint and the command that resumes it.
@@ -34,6 +38,9 @@ from ..data import collate_detection
 from ..detection import check_detector_kwargs, load_detector_weights
 from ..models import check_model_name
 from .checkpoint import (
+    RUN_CONFIG_FILE,
+    STATE_FILE,
+    WEIGHTS_FILE,
     CheckpointError,
     checkpoint_candidates,
     continue_from,
@@ -47,7 +54,9 @@ from .checkpoint import (
     save_checkpoint,
     verify_checkpoint,
 )
-from .data_sources import DataSettings, build_data
+from .contact_sheet import CONTACT_SHEET_FILE, draw_contact_sheet, sheet_indices
+from .curves import CURVES_FILE, draw_curves
+from .data_sources import DataSettings, DataSplits, build_data
 from .detector_spec import DetectorSpec
 from .distributed import (
     DistributedContext,
@@ -58,6 +67,7 @@ from .distributed import (
 )
 from .evaluation import evaluate
 from .export import replace_export
+from .figures import draw_or_warn
 from .report import percent, print_ap_table, print_epoch_summary
 from .run_lock import RunLock
 from .run_log import RunLog
@@ -176,6 +186,8 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
     _seed_everything(config.seed)
 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
+    # Recorded with the run (run_config.json): --resume and evaluate rebuild the same held-out split or refuse.
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, val_split_sha256=data.val_split_sha256))
     starts_trained = config.pretrained or config.weights is not None
     spec = DetectorSpec(
         backbone=config.backbone,
@@ -249,9 +261,12 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
             batch_size=config.eval_batch_size, workers=config.workers,
         )  # fmt: skip
 
+    curves_title = f"{config.backbone} on {config.data.dataset}"
+
     def record_start(metrics: dict[str, Any]) -> None:
         log.append({"epoch": 0, "train": None, **metrics})
         print_ap_table(metrics, title="Validation AP before training")
+        draw_or_warn(lambda: draw_curves(log.records, output / CURVES_FILE, curves_title), CURVES_FILE)
 
     def record_epoch(epoch: int, train_stats: dict[str, Any], metrics: dict[str, Any]) -> None:
         nonlocal best
@@ -274,6 +289,7 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
             f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
             flush=True,
         )
+        draw_or_warn(lambda: draw_curves(log.records, output / CURVES_FILE, curves_title), CURVES_FILE)
 
     # Rank 0 alone writes the run directory; through run_on_main_rank a failed write (a full disk)
     # stops every rank with its error instead of leaving the others waiting at the next collective.
@@ -303,7 +319,23 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
         print(f"Exported the best checkpoint's backbone and detector to {exported}")
     elif config.export:
         print("Nothing exported: no epoch had a mask AP to choose the best checkpoint by (no validation annotations).")
+    _show_pictures(model, data, context, output, title=f"{curves_title}, after epoch {final['epoch']}")
     return final
+
+
+def _show_pictures(model: nn.Module, data: DataSplits, context: DistributedContext, output: Path, title: str) -> None:
+    """On rank 0 at the end: draw the contact sheet of validation predictions, and say where to look."""
+    sheet_path = output / CONTACT_SHEET_FILE
+    sheet = draw_or_warn(
+        lambda: draw_contact_sheet(model, data.val, data.class_names, context.device, sheet_path, title=title),
+        CONTACT_SHEET_FILE,
+    )
+    curves = output / CURVES_FILE
+    if curves.is_file():
+        print(f"Training loss and AP per epoch: {curves}")
+    if sheet is not None:
+        shown = len(sheet_indices(len(data.val)))
+        print(f"Predictions on {shown} validation image(s), beside their ground truth: {sheet}")
 
 
 def _validate(config: FinetuneConfig) -> None:
@@ -337,6 +369,11 @@ def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
         return checkpoint
     if config.resume:
         checkpoint = resolve_checkpoint(config.resume)
+        if not (checkpoint / STATE_FILE).is_file() and not (checkpoint / RUN_CONFIG_FILE).is_file():
+            raise CheckpointError(
+                f"{checkpoint} holds detector weights only (an export?), so no run continues from it: start a new "
+                f"run from those weights with --weights {checkpoint / WEIGHTS_FILE}."
+            )
         try:
             verify_checkpoint(checkpoint)
         except CheckpointError as error:
@@ -390,7 +427,8 @@ def _resumed_config(config: FinetuneConfig, recorded: dict[str, Any], context: D
     kept = {name: value for name, value in recorded.items() if name not in RESUMABLE_OPTIONS}
     resumed = FinetuneConfig(data=data, **{**kept, "lr_steps": tuple(kept.get("lr_steps", ()))})
     resumed = dataclasses.replace(resumed, **{name: getattr(config, name) for name in RESUMABLE_OPTIONS})
-    given, running, defaults = _jsonable(config), _jsonable(resumed), _jsonable(FinetuneConfig())
+    comparable = dataclasses.replace(resumed, data=dataclasses.replace(resumed.data, val_split_sha256=None))
+    given, running, defaults = _jsonable(config), _jsonable(comparable), _jsonable(FinetuneConfig())
     ignored = [name for name in given if given[name] != defaults[name] and given[name] != running[name]]
     if ignored and context.is_main:
         print(f"Resuming with the run's own settings; ignoring the differing option(s): {', '.join(ignored)}")

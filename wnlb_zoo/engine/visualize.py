@@ -1,4 +1,4 @@
-"""Draw a detector's predictions on an image: masks, boxes, class names and scores."""
+"""Draw a detector's predictions, or an image's ground truth, on an image: masks, boxes, class names (and scores)."""
 
 from __future__ import annotations
 
@@ -20,18 +20,49 @@ def draw_predictions(
 ) -> torch.Tensor:
     """Return a uint8 (3, H, W) picture of ``image`` with the predictions above ``score_threshold``."""
     keep = prediction["scores"] >= score_threshold
-    picture = (image.clamp(0, 1) * 255).to(torch.uint8).cpu()
-    if not keep.any():
-        return picture
     labels = prediction["labels"][keep].cpu()
-    palette = _palette(len(class_names) + 1)
-    colors = [palette[int(label)] for label in labels]
-    if "masks" in prediction:
-        masks = prediction["masks"][keep][:, 0].cpu() > 0.5
-        picture = draw_segmentation_masks(picture, masks, alpha=0.45, colors=colors)
+    masks = prediction["masks"][keep][:, 0].cpu() > 0.5 if "masks" in prediction else None
     scores = prediction["scores"][keep].tolist()
     captions = [f"{class_names[int(label) - 1]} {score:.2f}" for label, score in zip(labels, scores, strict=True)]
-    return draw_bounding_boxes(picture, prediction["boxes"][keep].cpu(), labels=captions, colors=colors, width=2)
+    return draw_instances(image, prediction["boxes"][keep], labels, captions, len(class_names), masks)
+
+
+def draw_ground_truth(
+    image: torch.Tensor, target: dict[str, torch.Tensor], class_names: tuple[str, ...]
+) -> torch.Tensor:
+    """Return a uint8 (3, H, W) picture of ``image`` with the target's masks, boxes and class names.
+
+    Colours follow the labels as in :func:`draw_predictions`, so that a picture of the predictions
+    and one of the ground truth compare at a glance; crowd regions are captioned as such.
+    """
+    labels = target["labels"].cpu()
+    crowd = target.get("iscrowd", torch.zeros_like(labels)).tolist()
+    captions = [
+        class_names[int(label) - 1] + (" (crowd)" if is_crowd else "")
+        for label, is_crowd in zip(labels, crowd, strict=True)
+    ]
+    masks = target["masks"].cpu().bool() if "masks" in target else None
+    return draw_instances(image, target["boxes"], labels, captions, len(class_names), masks)
+
+
+def draw_instances(
+    image: torch.Tensor,
+    boxes: torch.Tensor,
+    labels: torch.Tensor,
+    captions: list[str],
+    num_classes: int,
+    masks: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``image`` (float in [0, 1]) as uint8 with ``masks`` (N, H, W bool) filled and ``boxes`` (xyxy) captioned,
+    in one colour per label."""
+    picture = (image.clamp(0, 1) * 255).to(torch.uint8).cpu()
+    if len(labels) == 0:
+        return picture
+    palette = _palette(num_classes + 1)
+    colors = [palette[int(label)] for label in labels]
+    if masks is not None:
+        picture = draw_segmentation_masks(picture, masks, alpha=0.45, colors=colors)
+    return draw_bounding_boxes(picture, boxes.cpu(), labels=captions, colors=colors, width=2)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
