@@ -3,7 +3,7 @@
 #   1. the CUDA-only tests (fused kernels really run, blockwise path accurate, no host syncs);
 #   2. the wide-head attention kernels at the stride-16/32 shapes of 800x1333, batch 8, bf16;
 #   3. Mask R-CNN training img/s, 800x1333, batch 8, bf16: torchvision against our builder on
-#      resnet50 and each wNLB configuration, in 3 interleaved rounds, with the targets checked;
+#      resnet50 and each wNLB configuration, in 3 interleaved rounds, with the speed ratios to plain resnet50;
 #   4. the same with every model in channels_last.
 # Every step runs even if an earlier one fails; the exit status is 1 if any failed.
 # Usage: scripts/gpu_benchmarks.sh OUTPUT_DIR   (JSON files and logs go there; $PYTHON picks the interpreter)

@@ -7,7 +7,6 @@ from wnlb_zoo.benchmark.figures import (
     draw_layer_memory,
     draw_training_speed,
     layer_memory_points,
-    training_speed_ratios,
 )
 
 
@@ -43,17 +42,15 @@ def test_layer_points_are_grouped_by_block_and_stage_and_sorted_by_positions():
         layer_memory_points(LAYER_RECORDS, "dot", "bf16", "fwd+bwd")
 
 
-def test_training_speed_is_divided_by_the_plain_backbones_of_the_same_run():
-    records = [train("resnet50", 40.0), train("wnlb_a", 30.0), train("wnlb_b", 10.0), train("wnlb_c", 5.0, "error")]
-    assert training_speed_ratios(records) == {"label of wnlb_a": 0.75, "label of wnlb_b": 0.25}
-    with pytest.raises(ValueError, match="no training measurement of the plain detector 'resnet50'"):
-        training_speed_ratios(records[1:])
-
-
 def test_the_plots_are_written_as_decodable_pictures(tmp_path):
+    with pytest.raises(ValueError, match="no training speed relative to the plain detector 'resnet50'"):
+        draw_training_speed({"run": [train("wnlb_a", 30.0)]}, tmp_path / "none.png", "title")
     memory = draw_layer_memory(LAYER_RECORDS, tmp_path / "memory.png", "title", device_memory_gib=1.0)
     speed = draw_training_speed(
-        {"run 1": [train("resnet50", 40.0), train("wnlb_a", 30.0)], "run 2": [train("resnet50", 20.0)]},
+        {
+            "run 1": [train("resnet50", 40.0), train("wnlb_a", 30.0)],
+            "run 2": [train("resnet50", 20.0), train("wnlb_b", 5.0)],
+        },
         tmp_path / "speed.png",
         "title",
     )

@@ -15,13 +15,13 @@ from .memory import PeakMemory
 from .naive import naive_block_forward, naive_pairwise_bytes
 from .report import format_report, write_json
 from .shapes import StageShape, parse_size, stage_shape
+from .speed_ratios import PLAIN_DETECTOR, training_speed_ratios
 from .suite import PARTS, BenchmarkConfig, quick_config, run_benchmark
-from .targets import SPEED_TARGETS, check_targets
 
 __all__ = [
     "DETECTOR_PRESETS",
     "PARTS",
-    "SPEED_TARGETS",
+    "PLAIN_DETECTOR",
     "BenchmarkConfig",
     "DetectorSpec",
     "Measurement",
@@ -29,7 +29,6 @@ __all__ = [
     "StageShape",
     "base_model_name",
     "build_detector",
-    "check_targets",
     "detector_spec",
     "environment_record",
     "format_report",
@@ -44,5 +43,6 @@ __all__ = [
     "run_kernel_benchmark",
     "run_layer_benchmark",
     "stage_shape",
+    "training_speed_ratios",
     "write_json",
 ]

@@ -4,7 +4,7 @@
   over, the textbook block (which materialises the N x N matrix) against ours, on log axes with
   guides of slope 1 and 2, and the device's memory as a ceiling;
 - :func:`draw_training_speed`: Mask R-CNN training images/s of each detector relative to the plain
-  backbone's in the same run (the ratio the benchmark's targets use), one bar group per
+  backbone's in the same run (:func:`~wnlb_zoo.benchmark.training_speed_ratios`), one bar group per
   configuration and one bar per run (e.g. default memory format and channels_last).
 
 ``scripts/generate_docs.py`` draws them from ``docs/benchmarks/``; they are never drawn by hand.
@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.figures import new_figure, save_figure
+from .speed_ratios import PLAIN_DETECTOR, training_speed_ratios
 
 IMPLEMENTATION_LABELS = {"naive": "textbook (N x N matrix)", "ours": "ours"}
-#: The detector every training speed is divided by: the same Mask R-CNN on the plain backbone.
-PLAIN_DETECTOR = "resnet50"
 
 
 def layer_memory_points(
@@ -92,19 +91,9 @@ def draw_layer_memory(
     return save_figure(figure, path, dpi=110)
 
 
-def training_speed_ratios(records: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """``{label: train img/s / the plain backbone's}`` of one run's detection records, in record order."""
-    train = {r["detector"]: r for r in records if r.get("part") == "detection" and r.get("phase") == "train"}
-    train = {name: record for name, record in train.items() if record.get("status") == "ok"}
-    if PLAIN_DETECTOR not in train:
-        raise ValueError(f"the records hold no training measurement of the plain detector {PLAIN_DETECTOR!r}")
-    plain = train[PLAIN_DETECTOR]["images_per_s"]
-    return {record["label"]: record["images_per_s"] / plain for name, record in train.items() if name != PLAIN_DETECTOR}
-
-
 def draw_training_speed(runs: Mapping[str, Sequence[dict[str, Any]]], path: str | os.PathLike, title: str) -> Path:
-    """Bars of :func:`training_speed_ratios` per configuration, one bar per run (``{run label: records}``)."""
-    ratios = {name: training_speed_ratios(records) for name, records in runs.items()}
+    """Bars of :func:`.training_speed_ratios` per detector label, one bar per run (``{run label: records}``)."""
+    ratios = {name: _ratios_by_label(records) for name, records in runs.items()}
     labels = list(dict.fromkeys(label for run in ratios.values() for label in run))
     figure = new_figure(7.2, 0.5 * len(labels) * max(len(runs), 1) + 1.4)
     axes = figure.subplots()
@@ -124,3 +113,10 @@ def draw_training_speed(runs: Mapping[str, Sequence[dict[str, Any]]], path: str 
     if len(runs) > 1:
         axes.legend(fontsize=8, loc="lower right")
     return save_figure(figure, path, dpi=110)
+
+
+def _ratios_by_label(records: Sequence[dict[str, Any]]) -> dict[str, float]:
+    rows = training_speed_ratios(records)
+    if not rows:
+        raise ValueError(f"the records hold no training speed relative to the plain detector {PLAIN_DETECTOR!r}")
+    return {row["label"]: row["ratio"] for row in rows}

@@ -25,8 +25,7 @@ _DETECTION_COLUMNS = (
     ("detector", "label"), ("phase", "phase"), ("input", "input_size"), ("batch", "batch"), ("dtype", "dtype"),
     ("img/s", "images_per_s"), ("ms", "median_ms"), ("peak MiB", "peak_mib"), ("status", "status"),
 )  # fmt: skip
-_TARGET_COLUMNS = (("detector", "detector"), ("vs", "reference"), ("ratio", "ratio"), ("target", "minimum"),
-                   ("met", "met"))  # fmt: skip
+_RATIO_COLUMNS = (("detector", "label"), ("relative to", "reference"), ("training img/s ratio", "ratio"))
 PART_COLUMNS = {
     "layer": _LAYER_COLUMNS,
     "kernels": _KERNEL_COLUMNS,
@@ -36,7 +35,7 @@ PART_COLUMNS = {
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:
-    """Write the result (environment, config, records, targets) to ``path``, creating folders."""
+    """Write the result (environment, config, records, speed ratios) to ``path``, creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
 
@@ -56,7 +55,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
 
 
 def format_report(result: dict[str, Any], markdown: bool = False) -> str:
-    """Every part's table, the targets and the environment line, ready to print."""
+    """Every part's table, the training speed ratios and the environment line, ready to print."""
     env = result["environment"]
     sections = [
         f"device: {env['device']}; torch {env['torch']}, torchvision {env['torchvision']}, timm {env['timm']}, "
@@ -67,9 +66,9 @@ def format_report(result: dict[str, Any], markdown: bool = False) -> str:
         rows = [record for record in result["records"] if record["part"] == part]
         if rows:
             sections.append(f"\n{part}\n" + format_table(rows, columns, markdown))
-    if result.get("targets"):
-        targets = format_table(result["targets"], _TARGET_COLUMNS, markdown)
-        sections.append("\ntargets (training img/s ratios)\n" + targets)
+    if result.get("speed_ratios"):
+        ratios = format_table(result["speed_ratios"], _RATIO_COLUMNS, markdown)
+        sections.append("\ntraining speed relative to the plain backbone, same run\n" + ratios)
     return "\n".join(sections)
 
 

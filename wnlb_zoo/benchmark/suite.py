@@ -18,7 +18,7 @@ from .environment import environment_record
 from .kernels import KERNEL_BACKENDS, run_kernel_benchmark
 from .layer import IMPLEMENTATIONS, PASSES, run_layer_benchmark
 from .measurement import GIB
-from .targets import check_targets
+from .speed_ratios import training_speed_ratios
 
 PARTS = ("layer", "kernels", "backbone", "detection")
 WNLB_MODELS = (
@@ -113,7 +113,7 @@ def run_benchmark(
     command: Sequence[str],
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the selected parts; returns ``{'environment', 'config', 'records', 'targets'}``."""
+    """Run the selected parts; returns ``{'environment', 'config', 'records', 'speed_ratios'}``."""
     unknown = sorted(set(config.parts) - set(PARTS))
     if unknown:
         raise ValueError(f"Unknown benchmark part(s) {unknown}; choose from {PARTS}.")
@@ -149,7 +149,12 @@ def run_benchmark(
                 rounds=config.detection_rounds, inference=config.detection_inference, on_record=on_record, **common,
             )  # fmt: skip
     config_record = {key: _jsonable(value) for key, value in dataclasses.asdict(config).items()}
-    return {"environment": environment, "config": config_record, "records": records, "targets": check_targets(records)}
+    return {
+        "environment": environment,
+        "config": config_record,
+        "records": records,
+        "speed_ratios": training_speed_ratios(records),
+    }
 
 
 def _jsonable(value: Any) -> Any:
