@@ -16,7 +16,13 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from wnlb_zoo.benchmark.detection import DETECTOR_PRESETS, build_detector, detector_spec, synthetic_batch, train_step
+from wnlb_zoo.benchmark.detection import (
+    DETECTOR_PRESETS,
+    benchmarked_detector,
+    build_detector,
+    synthetic_batch,
+    train_step,
+)
 from wnlb_zoo.benchmark.environment import device_name
 from wnlb_zoo.benchmark.precision import DTYPES
 from wnlb_zoo.benchmark.shapes import parse_size
@@ -47,7 +53,7 @@ def profile_training(
 ) -> torch.profiler.profile:
     """Profile ``args.steps`` training steps of the detector ``name`` after ``args.warmup`` unprofiled ones."""
     torch.manual_seed(0)
-    model = build_detector(detector_spec(name), images[0].shape[-2:]).to(device).train()
+    model = build_detector(benchmarked_detector(name), images[0].shape[-2:]).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
 
     for _ in range(args.warmup):

@@ -124,7 +124,9 @@ def test_detection_rounds_alternate_the_order_and_take_the_median_of_round_media
 
     def trainee(name, image_size, channels_last):
         model = torch.nn.Linear(2, 2)
-        return detection._Trainee(name, detection.detector_spec(name), model, torch.optim.SGD(model.parameters()))
+        return detection._Trainee(
+            name, detection.benchmarked_detector(name), model, torch.optim.SGD(model.parameters())
+        )
 
     def fake_measure(step, device, warmup, repeats):
         name = turns[-1]

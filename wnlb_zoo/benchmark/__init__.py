@@ -6,7 +6,13 @@ command, ready to be written as JSON.
 """
 
 from .backbone import base_model_name, run_backbone_benchmark
-from .detection import DETECTOR_PRESETS, DetectorSpec, build_detector, detector_spec, run_detection_benchmark
+from .detection import (
+    DETECTOR_PRESETS,
+    BenchmarkedDetector,
+    benchmarked_detector,
+    build_detector,
+    run_detection_benchmark,
+)
 from .environment import environment_record
 from .kernels import run_kernel_benchmark
 from .layer import run_layer_benchmark
@@ -23,13 +29,13 @@ __all__ = [
     "PARTS",
     "PLAIN_DETECTOR",
     "BenchmarkConfig",
-    "DetectorSpec",
+    "BenchmarkedDetector",
     "Measurement",
     "PeakMemory",
     "StageShape",
     "base_model_name",
     "build_detector",
-    "detector_spec",
+    "benchmarked_detector",
     "environment_record",
     "format_report",
     "measure",

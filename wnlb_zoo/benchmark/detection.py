@@ -26,7 +26,7 @@ INSTANCES_PER_IMAGE = 4
 
 
 @dataclass(frozen=True)
-class DetectorSpec:
+class BenchmarkedDetector:
     """A detector to measure: torchvision's ``maskrcnn_resnet50_fpn`` (``backbone=None``) or our builder."""
 
     label: str
@@ -39,30 +39,32 @@ class DetectorSpec:
 
 
 #: Named configurations; any other name is taken as a timm backbone for our builder.
-DETECTOR_PRESETS: dict[str, DetectorSpec] = {
-    "torchvision_resnet50": DetectorSpec("torchvision maskrcnn_resnet50_fpn", None),
-    "resnet50": DetectorSpec("ours resnet50", "resnet50"),
-    "wnlb_resnet50": DetectorSpec("ours wnlb_resnet50 (exact, stages 1-4)", "wnlb_resnet50"),
-    "wnlb_resnet50_kv2": DetectorSpec("ours wnlb_resnet50 kv_stride=2", "wnlb_resnet50", {"wnlb_kv_stride": 2}),
-    "wnlb_resnet50_s234": DetectorSpec("ours wnlb_resnet50 stages 2-4", "wnlb_resnet50", {"wnlb_stages": (2, 3, 4)}),
+DETECTOR_PRESETS: dict[str, BenchmarkedDetector] = {
+    "torchvision_resnet50": BenchmarkedDetector("torchvision maskrcnn_resnet50_fpn", None),
+    "resnet50": BenchmarkedDetector("ours resnet50", "resnet50"),
+    "wnlb_resnet50": BenchmarkedDetector("ours wnlb_resnet50 (exact, stages 1-4)", "wnlb_resnet50"),
+    "wnlb_resnet50_kv2": BenchmarkedDetector("ours wnlb_resnet50 kv_stride=2", "wnlb_resnet50", {"wnlb_kv_stride": 2}),
+    "wnlb_resnet50_s234": BenchmarkedDetector(
+        "ours wnlb_resnet50 stages 2-4", "wnlb_resnet50", {"wnlb_stages": (2, 3, 4)}
+    ),
     # All four blocks, keys pooled to the stride-16 grid (stage 4: its own stride-32 grid); stage 1 at 1/16 cost.
-    "wnlb_resnet50_keys16": DetectorSpec(
+    "wnlb_resnet50_keys16": BenchmarkedDetector(
         "ours wnlb_resnet50 kv_stride=(4,2,1,1)", "wnlb_resnet50", {"wnlb_kv_stride": (4, 2, 1, 1)}
     ),
     # All four blocks, keys on the stride-32 grid: stage 1 at 1/64 of its exact cost.
-    "wnlb_resnet50_keys32": DetectorSpec(
+    "wnlb_resnet50_keys32": BenchmarkedDetector(
         "ours wnlb_resnet50 kv_stride=(8,4,2,1)", "wnlb_resnet50", {"wnlb_kv_stride": (8, 4, 2, 1)}
     ),
 }
 DEFAULT_DETECTORS = tuple(DETECTOR_PRESETS)
 
 
-def detector_spec(name: str) -> DetectorSpec:
+def benchmarked_detector(name: str) -> BenchmarkedDetector:
     """The preset ``name``, or our builder on the timm backbone ``name``."""
-    return DETECTOR_PRESETS.get(name, DetectorSpec(f"ours {name}", name))
+    return DETECTOR_PRESETS.get(name, BenchmarkedDetector(f"ours {name}", name))
 
 
-def build_detector(spec: DetectorSpec, image_size: tuple[int, int]) -> nn.Module:
+def build_detector(spec: BenchmarkedDetector, image_size: tuple[int, int]) -> nn.Module:
     """Mask R-CNN of ``spec``, randomly initialised, whose transform keeps ``image_size`` images as they are."""
     kwargs = dict(num_classes=NUM_CLASSES, min_size=min(image_size), max_size=max(image_size), box_score_thresh=0.0)
     if spec.backbone is None:
@@ -95,7 +97,7 @@ class _Trainee:
     """A built detector with its optimiser, kept in host memory except while it is measured."""
 
     name: str
-    spec: DetectorSpec
+    spec: BenchmarkedDetector
     model: nn.Module
     optimizer: torch.optim.Optimizer
 
@@ -130,7 +132,7 @@ class _Trainee:
 
 
 def _trainee(name: str, image_size: tuple[int, int], channels_last: bool) -> _Trainee:
-    spec = detector_spec(name)
+    spec = benchmarked_detector(name)
     torch.manual_seed(0)
     model = build_detector(spec, image_size)
     if channels_last:
