@@ -15,6 +15,7 @@ from timm.layers import freeze_batch_norm_2d
 from torch import nn
 
 from ..layers import WeightedNonLocalBlock
+from ..models.feature_names import flattened_name
 
 
 def freeze_stages(body: nn.Module, stage_modules: Sequence[str], trainable_layers: int) -> None:
@@ -49,7 +50,7 @@ def freeze_stages(body: nn.Module, stage_modules: Sequence[str], trainable_layer
 
 def _stage_module(body: nn.Module, name: str) -> nn.Module:
     """The module feature info calls ``name``, also where a features_only wrapper flattened it to ``a_b``."""
-    for candidate in (name, name.replace(".", "_", 1)):
+    for candidate in (name, flattened_name(name)):
         try:
             return body.get_submodule(candidate)
         except AttributeError:

@@ -24,6 +24,7 @@ import timm
 import torch
 from safetensors.torch import load_file
 
+from ..models.feature_names import unflattened_names
 from ..weights.export import WeightInfo, export_model
 from .checkpoint import WEIGHTS_FILE, resolve_checkpoint, verify_checkpoint
 from .detector_spec import SPEC_FILENAME, DetectorSpec
@@ -41,11 +42,10 @@ def backbone_from_detector_state(
     model = timm.create_model(spec.backbone, num_classes=0, **spec.backbone_kwargs)
     target = model.state_dict()
     mapped = {}
-    for key, value in body.items():
-        name = _classifier_key(key, target)
+    for key, name in unflattened_names(body, target).items():
         if name is None:
             raise ValueError(f"Backbone key {key} has no counterpart in {spec.backbone} {spec.backbone_kwargs}.")
-        mapped[name] = value
+        mapped[name] = body[key]
     model.load_state_dict(mapped, strict=False)
     untouched = sorted(key for key in target.keys() - mapped.keys() if not key.endswith("num_batches_tracked"))
     return model, untouched
@@ -89,16 +89,3 @@ def replace_export(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) ->
     else:
         os.replace(staging, out)
     return out
-
-
-def _classifier_key(key: str, target: dict[str, torch.Tensor]) -> str | None:
-    """``stages_0.blocks.1.w`` -> ``stages.0.blocks.1.w`` when that is the classifier model's name."""
-    if key in target:
-        return key
-    head, _, rest = key.partition(".")
-    for position in range(len(head)):
-        if head[position] == "_":
-            candidate = f"{head[:position]}.{head[position + 1 :]}.{rest}" if rest else None
-            if candidate in target:
-                return candidate
-    return None

@@ -23,6 +23,7 @@ from ..layers import WeightedNonLocalBlock
 from ..weights.manifest import Evaluation, find_record
 from ._stages import STAGE_STRIDES
 from .complexity import count_macs
+from .feature_names import flattened_name
 from .presets import split_preset
 
 #: Input sizes (height, width) the MACs are counted at: the LIS protocol (its 1200x800 images shown
@@ -286,16 +287,29 @@ def zoo_facts() -> list[VariantFacts]:
 
 def loading_code(name: str, out_indices: tuple[int, ...]) -> str:
     """Python that loads ``name`` (``architecture`` or ``architecture.tag``) as a backbone and in a Mask R-CNN."""
+    backbone = _call(
+        "backbone = timm.create_model", f'"{name}", pretrained=True, features_only=True, out_indices={out_indices}'
+    )
     return (
         "import timm\n"
         "import wnlb_zoo  # registers the wnlb_* models with timm\n"
         "from wnlb_zoo.detection import maskrcnn\n"
         "\n"
         "# feature maps at strides 4, 8, 16, 32; pretrained=True needs the weight file (see the Weights page)\n"
-        f'backbone = timm.create_model("{name}", pretrained=True, features_only=True, out_indices={out_indices})\n'
+        f"{backbone}\n"
         "# Mask R-CNN + FPN on it, e.g. for LIS: 8 classes + background\n"
         f'detector = maskrcnn("{name}", num_classes=9, backbone_pretrained=True)\n'
     )
+
+
+#: The line length of the project's formatter (ruff), which the docs' code blocks are held to as well.
+_LINE_LENGTH = 120
+
+
+def _call(prefix: str, arguments: str) -> str:
+    """``prefix(arguments)`` on one line, or as the formatter splits it when that line is too long."""
+    line = f"{prefix}({arguments})"
+    return line if len(line) <= _LINE_LENGTH else f"{prefix}(\n    {arguments}\n)"
 
 
 def _weight(architecture: str, tag: str, cfg: dict[str, Any], default_tag: str | None) -> WeightFacts:
@@ -348,11 +362,10 @@ def _block(
     shapes: list[tuple[int, int]],
     macs: list[int],
 ) -> BlockFacts:
-    # features_only flattens nested stages: timm's feature module 'stages.0' is the child 'stages_0'.
     number, level = next(
         (number, level)
         for number, level in enumerate(features, start=1)
-        if name.startswith((level.module + ".", level.module.replace(".", "_") + "."))
+        if name.startswith((level.module + ".", flattened_name(level.module) + "."))
     )
     return BlockFacts(
         stage=number,
