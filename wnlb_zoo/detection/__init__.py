@@ -9,7 +9,7 @@ from .builders import (
     maskrcnn,
 )
 from .feature_pyramid import PYRAMID_STRIDES, TimmFeaturePyramid, timm_feature_pyramid
-from .freezing import freeze_base_batch_norm, freeze_stages
+from .freezing import freeze_base_batch_norm, freeze_stages, freezing_defaults
 from .transform import DetectionTransform
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "fasterrcnn",
     "freeze_base_batch_norm",
     "freeze_stages",
+    "freezing_defaults",
     "load_detector_weights",
     "maskrcnn",
     "timm_feature_pyramid",

@@ -24,6 +24,7 @@ from torchvision.models.detection import FasterRCNN, MaskRCNN
 
 from ..weights.state_dict_file import StateDictFileError, load_state_dict_file
 from .feature_pyramid import timm_feature_pyramid
+from .freezing import freezing_defaults
 from .transform import DetectionTransform, ResizeInterpolation
 
 
@@ -126,14 +127,18 @@ def _build(detector_cls: type[FasterRCNN], backbone: str, options: dict[str, Any
     weights = options["weights"]
     record = _weights_record(weights, backbone, options["num_classes"]) if weights is not None else {}
     trained = weights is not None or options["backbone_pretrained"]
-    trainable_layers = options["trainable_backbone_layers"]
     frozen_batch_norm = options["frozen_batch_norm"]
+    if frozen_batch_norm is None:  # a trained detector's own setting: its weights were learnt with it
+        frozen_batch_norm = record.get("frozen_batch_norm")
+    trainable_layers, frozen_batch_norm = freezing_defaults(
+        trained, options["trainable_backbone_layers"], frozen_batch_norm
+    )
     backbone_kwargs = dict(options["backbone_kwargs"] or {})
     pyramid = timm_feature_pyramid(
         backbone,
         pretrained=options["backbone_pretrained"] and weights is None,
-        trainable_layers=(3 if trained else 5) if trainable_layers is None else trainable_layers,
-        frozen_batch_norm=record.get("frozen_batch_norm", trained) if frozen_batch_norm is None else frozen_batch_norm,
+        trainable_layers=trainable_layers,
+        frozen_batch_norm=frozen_batch_norm,
         **backbone_kwargs,
     )
     transform_kwargs = {key: kwargs.pop(key) for key in TRANSFORM_KWARGS if key in kwargs}

@@ -19,7 +19,7 @@ from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastL
 
 from ..models import check_model_name
 from ..models._stages import STAGE_STRIDES
-from .freezing import freeze_base_batch_norm, freeze_stages
+from .freezing import freeze_base_batch_norm, freeze_stages, freezing_defaults
 
 #: Strides of the maps fed to the FPN (torchvision's poolers read levels '0'..'3').
 PYRAMID_STRIDES = STAGE_STRIDES
@@ -83,14 +83,11 @@ def timm_feature_pyramid(
         **backbone_kwargs: Passed to ``timm.create_model`` (e.g. ``wnlb_stages=(2, 3, 4)``).
     """
     check_model_name(backbone)
-    if trainable_layers is None:
-        trainable_layers = 3 if pretrained else 5
-    if not 0 <= trainable_layers <= 5:
-        raise ValueError(f"trainable_layers must be between 0 and 5 (stem + 4 stages), got {trainable_layers}.")
+    trainable_layers, frozen_batch_norm = freezing_defaults(pretrained, trainable_layers, frozen_batch_norm)
     body = timm.create_model(backbone, pretrained=pretrained, features_only=True, **backbone_kwargs)
     pyramid = TimmFeaturePyramid(body, out_channels)
     stage_modules = [body.feature_info.get_dicts()[i]["module"] for i in pyramid.level_indices]
     freeze_stages(body, stage_modules, trainable_layers)
-    if pretrained if frozen_batch_norm is None else frozen_batch_norm:
+    if frozen_batch_norm:
         freeze_base_batch_norm(body)
     return pyramid

@@ -17,6 +17,27 @@ from torch import nn
 from ..layers import WeightedNonLocalBlock
 from ..models.feature_names import flattened_name
 
+#: Groups of (stem, stage 1..4) that train by default: torchvision's 3 for a backbone that starts
+#: from trained weights, all 5 for one trained from scratch (nothing there is worth keeping fixed).
+TRAINED_START_LAYERS = 3
+ALL_LAYERS = 5
+
+
+def freezing_defaults(
+    starts_trained: bool, trainable_layers: int | None = None, frozen_batch_norm: bool | None = None
+) -> tuple[int, bool]:
+    """``(trainable_layers, frozen_batch_norm)``, each as given or torchvision's default for the start.
+
+    A backbone that starts from trained weights (ImageNet, or a trained detector's) trains its last
+    3 groups with the base network's BatchNorm frozen; one trained from scratch trains everything
+    with live BatchNorm. The one place these defaults are decided (builders, fine-tuning).
+    """
+    if trainable_layers is None:
+        trainable_layers = TRAINED_START_LAYERS if starts_trained else ALL_LAYERS
+    if not 0 <= trainable_layers <= ALL_LAYERS:
+        raise ValueError(f"trainable_layers must be between 0 and 5 (stem + 4 stages), got {trainable_layers}.")
+    return trainable_layers, starts_trained if frozen_batch_norm is None else frozen_batch_norm
+
 
 def freeze_stages(body: nn.Module, stage_modules: Sequence[str], trainable_layers: int) -> None:
     """Stop gradients in all but the last ``trainable_layers`` of (stem, stage 1, ..., stage 4).

@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..data import collate_detection
-from ..detection import check_detector_kwargs, load_detector_weights
+from ..detection import check_detector_kwargs, freezing_defaults, load_detector_weights
 from ..models import check_model_name
 from .checkpoint import (
     RUN_CONFIG_FILE,
@@ -188,7 +188,9 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
     # Recorded with the run (run_config.json): --resume and evaluate rebuild the same held-out split or refuse.
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, val_split_sha256=data.val_split_sha256))
-    starts_trained = config.pretrained or config.weights is not None
+    trainable_layers, frozen_batch_norm = freezing_defaults(
+        config.pretrained or config.weights is not None, config.trainable_backbone_layers
+    )
     spec = DetectorSpec(
         backbone=config.backbone,
         num_classes=len(data.class_names) + 1,
@@ -199,11 +201,8 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
         min_size=config.min_size,
         max_size=config.max_size,
         interpolation=config.interpolation,
-        trainable_backbone_layers=(
-            config.trainable_backbone_layers if config.trainable_backbone_layers is not None else
-            3 if starts_trained else 5
-        ),
-        frozen_batch_norm=starts_trained,
+        trainable_backbone_layers=trainable_layers,
+        frozen_batch_norm=frozen_batch_norm,
     )  # fmt: skip
     model = spec.build(backbone_pretrained=config.pretrained and resume_from is None and config.weights is None)
     if resume_from is not None:
