@@ -43,7 +43,7 @@ from ..compare import Configuration, DataAxis, Study, StudyIncompleteError, cell
 from ..compare.study import CELL_OPTIONS
 from ..models import check_model_name
 from . import finetune
-from .config_file import load_recipe
+from .config_file import load_recipe, option_names, read_json_object
 
 STUDY_KEYS = ("description", "recipe", "finetune", "configurations", "baseline", "seeds", "axis", "output")
 DEFAULT_OUTPUT = "runs/compare"
@@ -103,12 +103,7 @@ def load_study(
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"No study file {path}.")
-    try:
-        spec = json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"Study file {path} is not valid JSON: {error}") from None
-    if not isinstance(spec, dict):
-        raise ValueError(f"Study file {path} must hold a JSON object.")
+    spec = read_json_object(file, "Study file")
     unknown = sorted(spec.keys() - set(STUDY_KEYS))
     if unknown:
         raise ValueError(f"Study file {path} has unknown key(s) {unknown}; keys are {list(STUDY_KEYS)}.")
@@ -141,7 +136,7 @@ def base_recipe(recipe: str | None, options: dict[str, Any]) -> finetune.Finetun
     subparsers = parser.add_subparsers(dest="command")
     finetune.register(subparsers)
     finetune_parser = subparsers.choices["finetune"]
-    known = {action.dest for action in finetune_parser._actions} - {"help", "config", "command_parser", "handler"}
+    known = option_names(finetune_parser)
     refused = sorted(options.keys() & set(CELL_OPTIONS))
     if refused:
         raise ValueError(

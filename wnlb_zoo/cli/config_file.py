@@ -31,6 +31,22 @@ def bundled_recipes() -> list[str]:
     return sorted(path.stem for path in RECIPES_DIR.glob("*.json"))
 
 
+def read_json_object(path: Path, kind: str) -> dict[str, Any]:
+    """The JSON object in the file ``path``, or an error naming the ``kind`` of file ("Recipe", "Study file")."""
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{kind} {path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{kind} {path} must hold a JSON object.")
+    return values
+
+
+def option_names(parser: argparse.ArgumentParser) -> set[str]:
+    """The names a recipe may set: ``parser``'s option destinations, not the parser's own bookkeeping."""
+    return {action.dest for action in parser._actions} - {"help", "config", "command_parser", "handler"}
+
+
 def load_recipe(recipe: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Read ``recipe`` (path or bundled name) and check every key is an option of ``parser``."""
     path = Path(recipe)
@@ -38,14 +54,9 @@ def load_recipe(recipe: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
         path = RECIPES_DIR / f"{recipe}.json"
     if not path.is_file():
         raise FileNotFoundError(f"No recipe {recipe!r}: not a file, nor one of the bundled {bundled_recipes()}.")
-    try:
-        values = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"Recipe {path} is not valid JSON: {error}") from error
-    if not isinstance(values, dict):
-        raise ValueError(f"Recipe {path} must hold a JSON object of option names and values.")
+    values = read_json_object(path, "Recipe")
     values.pop("description", None)
-    options = {action.dest for action in parser._actions} - {"help", "config", "command_parser", "handler"}
+    options = option_names(parser)
     unknown = sorted(values.keys() - options)
     if unknown:
         raise ValueError(f"Recipe {path} has unknown option(s) {unknown}; options are {sorted(options)}.")
