@@ -18,7 +18,7 @@ from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
 from ..models import check_model_name
-from ..models._stages import STAGE_STRIDES
+from ..models import STAGE_STRIDES
 from .freezing import freeze_base_batch_norm, freeze_stages, freezing_defaults
 
 #: Strides of the maps fed to the FPN (torchvision's poolers read levels '0'..'3').
