@@ -5,6 +5,7 @@ memory, and :func:`run_benchmark` returns them with the device, library versions
 command, ready to be written as JSON.
 """
 
+from ..engine.peak_memory import PeakMemory
 from .backbone import base_model_name, run_backbone_benchmark
 from .detection import (
     DETECTOR_PRESETS,
@@ -17,7 +18,6 @@ from .environment import environment_record
 from .kernels import run_kernel_benchmark
 from .layer import run_layer_benchmark
 from .measurement import Measurement, measure
-from .memory import PeakMemory
 from .naive import naive_block_forward, naive_pairwise_bytes
 from .report import format_report, write_json
 from .shapes import StageShape, parse_size, stage_shape

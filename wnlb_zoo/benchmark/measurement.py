@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .memory import PeakMemory
+from ..engine.peak_memory import PeakMemory
 from .timing import time_calls
 
 MIB = 2**20

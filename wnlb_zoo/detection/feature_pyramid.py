@@ -17,8 +17,7 @@ import torch
 from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
-from ..models import check_model_name
-from ..models import STAGE_STRIDES
+from ..models import STAGE_STRIDES, check_model_name
 from .freezing import freeze_base_batch_norm, freeze_stages, freezing_defaults
 
 #: Strides of the maps fed to the FPN (torchvision's poolers read levels '0'..'3').

@@ -16,8 +16,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .distributed import DistributedContext, mean_over_ranks
+from .peak_memory import PeakMemory
 from .progress import progress_bar
-from .resources import peak_memory_mib
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -68,8 +68,7 @@ def train_one_epoch(
     """
     model.train()
     device = context.device
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    memory = PeakMemory(device).start()  # the epoch's peak
     sums: dict[str, float] = {}
     images_seen = 0
     start = time.perf_counter()
@@ -118,5 +117,6 @@ def train_one_epoch(
     stats = {name: total / steps for name, total in sums.items()}
     stats["img_per_s"] = images_seen * context.world_size / elapsed if elapsed > 0 else math.nan
     stats["lr"] = optimizer.param_groups[0]["lr"]
-    stats["peak_memory_mib"] = peak_memory_mib(device)
+    memory.stop()
+    stats["peak_memory_mib"] = memory.peak_mib
     return stats
