@@ -9,31 +9,19 @@ whose recorded recipe differs from the one asked for now is refused, not silentl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from ..engine import FinetuneConfig
+from ..engine import FinetuneConfig, config_from_json, config_to_json
 from ..engine.checkpoint import checkpoint_candidates
-from ..engine.data_sources import DataSettings
 from .atomic import write_text_atomically
+
+# The JSON form of a recipe is the engine's (cell.json holds what run folders hold); imported from here too.
+__all__ = ["RUN_ONLY_OPTIONS", "CellFolder", "config_from_json", "config_to_json", "recipe_differences"]
 
 #: Options that say where and how fast a cell runs, not what it trains: they may differ on a rerun.
 RUN_ONLY_OPTIONS = ("device", "workers", "eval_batch_size", "export", "output", "resume")
-
-
-def config_to_json(config: FinetuneConfig) -> dict[str, Any]:
-    """``config`` as plain JSON values (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config), default=list))
-
-
-def config_from_json(values: dict[str, Any]) -> FinetuneConfig:
-    """The inverse of :func:`config_to_json`."""
-    values = dict(values)
-    data = dict(values.pop("data"))
-    data["synthetic_dark_ratio"] = tuple(data["synthetic_dark_ratio"])
-    return FinetuneConfig(data=DataSettings(**data), **{**values, "lr_steps": tuple(values.get("lr_steps", ()))})
 
 
 def recipe_differences(recorded: dict[str, Any], wanted: FinetuneConfig) -> list[str]:

@@ -31,9 +31,10 @@ from typing import Any
 
 import torch
 
+from ..engine import config_to_json
 from ..models import check_model_name
 from .atomic import write_text_atomically
-from .cell_folder import CellFolder, config_to_json, recipe_differences
+from .cell_folder import CellFolder, recipe_differences
 from .plots import write_plots
 from .study import Cell, Study, cell_folder_path
 from .summary import summarize, write_summary

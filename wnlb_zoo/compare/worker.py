@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from ..benchmark.environment import environment_record
-from ..engine import finetune
-from .cell_folder import CellFolder, config_from_json
+from ..engine import config_from_json, finetune
+from .cell_folder import CellFolder
 from .record import training_summary
 
 

@@ -4,7 +4,8 @@ from .checkpoint import CheckpointError, load_model_weights, resolve_checkpoint,
 from .detector_spec import DetectorSpec
 from .distributed import DistributedContext, setup_distributed
 from .evaluation import coco_metrics, detections_to_coco, evaluate
-from .finetune import FinetuneConfig, TrainingInterrupted, finetune
+from .finetune import TrainingInterrupted, finetune
+from .finetune_config import FinetuneConfig, config_from_json, config_to_json
 from .run_lock import RunInUseError, RunLock
 from .train_loop import NonFiniteLossError
 
@@ -18,6 +19,8 @@ __all__ = [
     "RunLock",
     "TrainingInterrupted",
     "coco_metrics",
+    "config_from_json",
+    "config_to_json",
     "detections_to_coco",
     "evaluate",
     "finetune",

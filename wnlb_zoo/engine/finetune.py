@@ -21,10 +21,9 @@ import contextlib
 import dataclasses
 import functools
 import json
-import math
 import random
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +34,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..data import collate_detection
-from ..detection import check_detector_kwargs, freezing_defaults, load_detector_weights
-from ..models import check_model_name
+from ..detection import freezing_defaults, load_detector_weights
 from .checkpoint import (
-    RUN_CONFIG_FILE,
-    STATE_FILE,
-    WEIGHTS_FILE,
-    CheckpointError,
-    checkpoint_candidates,
-    continue_from,
     load_model_weights,
     load_run_config,
     load_training_state,
-    newest_intact_checkpoint,
     remove_staging_leftovers,
-    resolve_checkpoint,
-    retarget_links,
     save_checkpoint,
-    verify_checkpoint,
 )
 from .contact_sheet import CONTACT_SHEET_FILE, draw_contact_sheet, sheet_indices
 from .curves import CURVES_FILE, draw_curves
-from .data_sources import DataSettings, DataSplits, build_data
+from .data_sources import DataSplits, build_data
 from .detector_spec import DetectorSpec
 from .distributed import (
     DistributedContext,
@@ -68,60 +56,16 @@ from .distributed import (
 from .evaluation import evaluate
 from .export import replace_export
 from .figures import draw_or_warn
+from .finetune_config import AMP_DTYPES, DEFAULT_LR, FinetuneConfig, check_config, config_to_json
 from .report import percent, print_ap_table, print_epoch_summary
+from .resume import last_checkpoint, resume_checkpoint, resumed_config
 from .run_lock import RunLock
 from .run_log import RunLog
 from .schedule import build_scheduler
 from .train_loop import NonFiniteLossError, StepSettings, train_one_epoch
 
-#: ``--lr`` is given for this many images per optimiser step and scaled linearly to the real batch.
-REFERENCE_BATCH = 16
-DEFAULT_LR = {"sgd": 0.02, "adamw": 2e-4}
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass
-class FinetuneConfig:
-    """Everything a fine-tuning run depends on (the ``wnlb-zoo finetune`` options)."""
-
-    data: DataSettings = field(default_factory=DataSettings)
-    backbone: str = "wnlb_resnet18"
-    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
-    detector_kwargs: dict[str, Any] = field(default_factory=dict)
-    pretrained: bool = False
-    weights: str | None = None
-    min_size: int = 800
-    max_size: int = 1333
-    interpolation: str = "bilinear"
-    trainable_backbone_layers: int | None = None
-    epochs: int = 12
-    batch_size: int = 2
-    optimizer: str = "sgd"
-    lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_iters: int = 100
-    lr_steps: tuple[int, ...] = ()
-    lr_gamma: float = 0.1
-    grad_accum: int = 1
-    clip_grad: float | None = None
-    amp: str | None = None
-    device: str | None = None
-    workers: int = 2
-    seed: int = 0
-    sync_bn: bool = False
-    channels_last: bool = False
-    output: str = "runs/finetune"
-    resume: str | None = None
-    eval_batch_size: int = 2
-    eval_at_start: bool = False
-    export: bool = True
-
-    def effective_lr(self, world_size: int) -> float:
-        """The learning rate used: ``lr`` (per REFERENCE_BATCH images) scaled to the real batch."""
-        base = self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
-        return base * self.batch_size * world_size * self.grad_accum / REFERENCE_BATCH
+# FinetuneConfig and the option choices live in finetune_config; they are imported from here too.
+__all__ = ["AMP_DTYPES", "DEFAULT_LR", "FinetuneConfig", "TrainingInterrupted", "finetune"]
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -139,7 +83,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         TrainingInterrupted: On Ctrl-C.
         NonFiniteLossError: When a loss diverged, saying which checkpoint is the last intact one.
     """
-    _validate(config)
+    check_config(config)
     context = setup_distributed(config.device)
     output = Path(config.output)
     try:
@@ -151,7 +95,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
             except KeyboardInterrupt:
                 raise (_interrupted(output, context) if context.is_main else TrainingInterrupted()) from None
             except NonFiniteLossError as error:
-                checkpoint = _last_checkpoint(output)
+                checkpoint = last_checkpoint(output)
                 saved = f"The last intact checkpoint is {checkpoint}." if checkpoint else "No checkpoint was written."
                 raise NonFiniteLossError(f"{error} {saved}") from None
     finally:
@@ -167,17 +111,61 @@ def _claim_output(config: FinetuneConfig, output: Path, held: contextlib.ExitSta
     output.mkdir(parents=True, exist_ok=True)
     held.enter_context(RunLock(output))
     remove_staging_leftovers(output)
-    resume_from = _resume_checkpoint(config, output)
+    resume_from = resume_checkpoint(config, output)
     if resume_from is None:
-        (output / "args.json").write_text(json.dumps(_jsonable(config), indent=2))
+        (output / "args.json").write_text(json.dumps(config_to_json(config), indent=2))
     return resume_from
 
 
 def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path | None) -> dict[str, Any]:
+    """Build everything, train and evaluate every epoch, then (on rank 0) summarise, export and draw."""
+    run = _build_run(config, context, resume_from)
+    if context.is_main:
+        _announce(run)
+    metrics = _train(run)
+    return _finish(run, metrics) if context.is_main else {}
+
+
+@dataclass
+class _Run:
+    """What a run is made of, as :func:`_build_run` puts it together; the epochs and the end read it.
+
+    ``config`` is the run's own (a resumed run's, with the held-out split's fingerprint), ``log``
+    exists on rank 0 only, and ``best`` (the best mask AP so far) is kept on rank 0.
+    """
+
+    config: FinetuneConfig
+    context: DistributedContext
+    output: Path
+    data: DataSplits
+    spec: DetectorSpec
+    model: nn.Module
+    ddp_model: nn.Module
+    sampler: DistributedSampler
+    loader: DataLoader
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    settings: StepSettings
+    log: RunLog | None
+    start_epoch: int
+    best: float
+
+    @property
+    def title(self) -> str:
+        return f"{self.config.backbone} on {self.config.data.dataset}"
+
+
+def _build_run(config: FinetuneConfig, context: DistributedContext, resume_from: Path | None) -> _Run:
+    """Data, model, loader, optimiser, scheduler and scaler; a resumed run's from its checkpoint.
+
+    The order is the run's random-number order (data, then model, then loader): a resumed run
+    rebuilds exactly what the killed one had.
+    """
     output = Path(config.output)
     state = None
     if resume_from is not None:
-        config = _resumed_config(config, load_run_config(resume_from), context)
+        config = resumed_config(config, load_run_config(resume_from), context)
         state = load_training_state(resume_from)
     start_epoch = state["epoch"] + 1 if state is not None else 1
     log = run_on_main_rank(lambda: RunLog(output, resume_epoch=start_epoch if state is not None else None), context)
@@ -188,32 +176,8 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
     # Recorded with the run (run_config.json): --resume and evaluate rebuild the same held-out split or refuse.
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, val_split_sha256=data.val_split_sha256))
-    trainable_layers, frozen_batch_norm = freezing_defaults(
-        config.pretrained or config.weights is not None, config.trainable_backbone_layers
-    )
-    spec = DetectorSpec(
-        backbone=config.backbone,
-        num_classes=len(data.class_names) + 1,
-        class_names=data.class_names,
-        label_to_category_id=data.label_to_category_id,
-        backbone_kwargs=dict(config.backbone_kwargs),
-        detector_kwargs=dict(config.detector_kwargs),
-        min_size=config.min_size,
-        max_size=config.max_size,
-        interpolation=config.interpolation,
-        trainable_backbone_layers=trainable_layers,
-        frozen_batch_norm=frozen_batch_norm,
-    )  # fmt: skip
-    model = spec.build(backbone_pretrained=config.pretrained and resume_from is None and config.weights is None)
-    if resume_from is not None:
-        load_model_weights(resume_from, model)
-    elif config.weights:
-        load_detector_weights(model, config.weights)
-    model.to(context.device)
-    if config.channels_last:  # weights in NHWC; convolutions then run NHWC (docs/benchmarks.md)
-        model.to(memory_format=torch.channels_last)
-    if config.sync_bn and context.distributed:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    spec = _detector_spec(config, data)
+    model = _build_model(config, spec, context, resume_from)
     ddp_model = DistributedDataParallel(model, device_ids=_device_ids(context)) if context.distributed else model
 
     sampler = DistributedSampler(
@@ -248,77 +212,141 @@ def _run(config: FinetuneConfig, context: DistributedContext, resume_from: Path 
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         best = state["best_metric"]
-    if context.is_main:
-        lr = config.effective_lr(context.world_size)
-        where = f"{context.world_size} process(es) on {context.device}"
-        print(f"Training {config.backbone} on {config.data.dataset}: {len(data.train)} train / {len(data.val)} val")
-        print(f"images, {len(data.class_names)} classes, {where}, lr {lr:.4g}, epochs {start_epoch}..{config.epochs}")
+    return _Run(
+        config=config, context=context, output=output, data=data, spec=spec, model=model, ddp_model=ddp_model,
+        sampler=sampler, loader=loader, optimizer=optimizer, scheduler=scheduler, scaler=scaler, settings=settings,
+        log=log, start_epoch=start_epoch, best=best,
+    )  # fmt: skip
 
-    def evaluate_all() -> dict[str, Any] | None:
-        return evaluate(
-            model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, context,
-            batch_size=config.eval_batch_size, workers=config.workers,
-        )  # fmt: skip
 
-    curves_title = f"{config.backbone} on {config.data.dataset}"
+def _detector_spec(config: FinetuneConfig, data: DataSplits) -> DetectorSpec:
+    """The detector the run trains: the backbone and sizes of ``config``, the classes of ``data``."""
+    trainable_layers, frozen_batch_norm = freezing_defaults(
+        config.pretrained or config.weights is not None, config.trainable_backbone_layers
+    )
+    return DetectorSpec(
+        backbone=config.backbone,
+        num_classes=len(data.class_names) + 1,
+        class_names=data.class_names,
+        label_to_category_id=data.label_to_category_id,
+        backbone_kwargs=dict(config.backbone_kwargs),
+        detector_kwargs=dict(config.detector_kwargs),
+        min_size=config.min_size,
+        max_size=config.max_size,
+        interpolation=config.interpolation,
+        trainable_backbone_layers=trainable_layers,
+        frozen_batch_norm=frozen_batch_norm,
+    )  # fmt: skip
 
-    def record_start(metrics: dict[str, Any]) -> None:
-        log.append({"epoch": 0, "train": None, **metrics})
-        print_ap_table(metrics, title="Validation AP before training")
-        draw_or_warn(lambda: draw_curves(log.records, output / CURVES_FILE, curves_title), CURVES_FILE)
 
-    def record_epoch(epoch: int, train_stats: dict[str, Any], metrics: dict[str, Any]) -> None:
-        nonlocal best
-        score = metrics["segm"]["AP"]  # None when the validation set has nothing to measure
-        is_best = score is not None and score > best
-        best = score if is_best else best
-        training_state = {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "epoch": epoch,
-            "best_metric": best,
-            "config": _jsonable(config),
-        }
-        log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
-        save_checkpoint(output, epoch, model, spec, training_state, is_best)
-        print(
-            f"epoch {epoch}/{config.epochs}: loss {train_stats['loss']:.4f}, box AP "
-            f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
-            f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
-            flush=True,
-        )
-        draw_or_warn(lambda: draw_curves(log.records, output / CURVES_FILE, curves_title), CURVES_FILE)
+def _build_model(
+    config: FinetuneConfig, spec: DetectorSpec, context: DistributedContext, resume_from: Path | None
+) -> nn.Module:
+    """The detector on its device, with its starting weights: the checkpoint's, ``--weights``, or ImageNet's."""
+    model = spec.build(backbone_pretrained=config.pretrained and resume_from is None and config.weights is None)
+    if resume_from is not None:
+        load_model_weights(resume_from, model)
+    elif config.weights:
+        load_detector_weights(model, config.weights)
+    model.to(context.device)
+    if config.channels_last:  # weights in NHWC; convolutions then run NHWC (docs/benchmarks.md)
+        model.to(memory_format=torch.channels_last)
+    if config.sync_bn and context.distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
 
+
+def _announce(run: _Run) -> None:
+    config, context, data = run.config, run.context, run.data
+    lr = config.effective_lr(context.world_size)
+    where = f"{context.world_size} process(es) on {context.device}"
+    print(f"Training {config.backbone} on {config.data.dataset}: {len(data.train)} train / {len(data.val)} val")
+    print(f"images, {len(data.class_names)} classes, {where}, lr {lr:.4g}, epochs {run.start_epoch}..{config.epochs}")
+
+
+def _train(run: _Run) -> dict[str, Any]:
+    """Every epoch from ``run.start_epoch``: train, evaluate, log and checkpoint; return the last metrics.
+
+    Each epoch seeds the random generators, the sampler and the loader afresh, so that a resumed
+    run draws the same batches and augmentation as an uninterrupted one.
+    """
+    config, context = run.config, run.context
     # Rank 0 alone writes the run directory; through run_on_main_rank a failed write (a full disk)
     # stops every rank with its error instead of leaving the others waiting at the next collective.
     metrics: dict[str, Any] = {}
-    if config.eval_at_start and start_epoch == 1:
-        metrics = evaluate_all()
-        run_on_main_rank(functools.partial(record_start, metrics), context)
-    for epoch in range(start_epoch, config.epochs + 1):
+    if config.eval_at_start and run.start_epoch == 1:
+        metrics = _evaluate(run)
+        run_on_main_rank(functools.partial(_record_start, run, metrics), context)
+    for epoch in range(run.start_epoch, config.epochs + 1):
         _seed_everything(config.seed * 10_007 + epoch * 101 + context.rank)
-        sampler.set_epoch(epoch)
-        loader.generator.manual_seed(config.seed * 10_007 + epoch + 1_000_003 * context.rank)
-        first_step = (epoch - 1) * len(loader)
+        run.sampler.set_epoch(epoch)
+        run.loader.generator.manual_seed(config.seed * 10_007 + epoch + 1_000_003 * context.rank)
+        first_step = (epoch - 1) * len(run.loader)
         train_stats = train_one_epoch(
-            ddp_model, optimizer, scheduler, scaler, loader, context, settings, epoch, first_step
-        )
-        metrics = evaluate_all()
-        run_on_main_rank(functools.partial(record_epoch, epoch, train_stats, metrics), context)
+            run.ddp_model, run.optimizer, run.scheduler, run.scaler, run.loader, context, run.settings, epoch,
+            first_step,
+        )  # fmt: skip
+        metrics = _evaluate(run)
+        run_on_main_rank(functools.partial(_record_epoch, run, epoch, train_stats, metrics), context)
+    return metrics
 
-    if not context.is_main:
-        return {}
+
+def _evaluate(run: _Run) -> dict[str, Any] | None:
+    data = run.data
+    return evaluate(
+        run.model, data.val, data.ground_truth, data.label_to_category_id, data.category_names, run.context,
+        batch_size=run.config.eval_batch_size, workers=run.config.workers,
+    )  # fmt: skip
+
+
+def _record_start(run: _Run, metrics: dict[str, Any]) -> None:
+    """On rank 0: log the untrained model's metrics as epoch 0."""
+    run.log.append({"epoch": 0, "train": None, **metrics})
+    print_ap_table(metrics, title="Validation AP before training")
+    _draw_curves(run)
+
+
+def _record_epoch(run: _Run, epoch: int, train_stats: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """On rank 0: log the epoch, write its checkpoint (``best`` too when its mask AP is the best), report it."""
+    score = metrics["segm"]["AP"]  # None when the validation set has nothing to measure
+    is_best = score is not None and score > run.best
+    run.best = score if is_best else run.best
+    training_state = {
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "epoch": epoch,
+        "best_metric": run.best,
+        "config": config_to_json(run.config),
+    }
+    run.log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
+    save_checkpoint(run.output, epoch, run.model, run.spec, training_state, is_best)
+    print(
+        f"epoch {epoch}/{run.config.epochs}: loss {train_stats['loss']:.4f}, box AP "
+        f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
+        f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
+        flush=True,
+    )
+    _draw_curves(run)
+
+
+def _draw_curves(run: _Run) -> None:
+    draw_or_warn(lambda: draw_curves(run.log.records, run.output / CURVES_FILE, run.title), CURVES_FILE)
+
+
+def _finish(run: _Run, metrics: dict[str, Any]) -> dict[str, Any]:
+    """On rank 0 at the end: the summary, the best checkpoint's export and the pictures; return the final metrics."""
+    config, log, output = run.config, run.log, run.output
     log.close()
     print_epoch_summary(log.records)
-    final = log.records[-1] if log.records else {"epoch": start_epoch - 1, **metrics}
+    final = log.records[-1] if log.records else {"epoch": run.start_epoch - 1, **metrics}
     print_ap_table(final, title=f"Validation AP after epoch {final['epoch']}")
     if config.export and (output / "best").exists():
         exported = replace_export(output / "best", output / "export")
         print(f"Exported the best checkpoint's backbone and detector to {exported}")
     elif config.export:
         print("Nothing exported: no epoch had a mask AP to choose the best checkpoint by (no validation annotations).")
-    _show_pictures(model, data, context, output, title=f"{curves_title}, after epoch {final['epoch']}")
+    _show_pictures(run.model, run.data, run.context, output, title=f"{run.title}, after epoch {final['epoch']}")
     return final
 
 
@@ -337,66 +365,9 @@ def _show_pictures(model: nn.Module, data: DataSplits, context: DistributedConte
         print(f"Predictions on {shown} validation image(s), beside their ground truth: {sheet}")
 
 
-def _validate(config: FinetuneConfig) -> None:
-    if config.optimizer not in DEFAULT_LR:
-        raise ValueError(f"--optimizer must be one of {tuple(DEFAULT_LR)}, got {config.optimizer!r}.")
-    if config.amp is not None and config.amp not in AMP_DTYPES:
-        raise ValueError(f"--amp must be one of {tuple(AMP_DTYPES)}, got {config.amp!r}.")
-    for name in ("epochs", "batch_size", "grad_accum"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}.")
-    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
-        raise ValueError(f"--lr must be a positive number, got {config.lr}.")
-    check_model_name(config.backbone)  # before any data is read: a typo costs seconds, not a data set scan
-    check_detector_kwargs(config.detector_kwargs)
-
-
-def _resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
-    """The verified checkpoint to resume from; refuse to overwrite an existing run that is not resumed.
-
-    ``--resume`` alone takes the newest intact checkpoint of ``output`` (the one ``last`` names,
-    unless it is damaged), skipping damaged ones and moving the ``last`` / ``best`` links off them;
-    ``--resume PATH`` takes PATH or fails, and when PATH is an earlier checkpoint of ``output``
-    the run continues from there (:func:`~wnlb_zoo.engine.checkpoint.continue_from`).
-    """
-    if config.resume == "auto":
-        checkpoint, skipped = newest_intact_checkpoint(output)
-        for damaged, reason in skipped:
-            print(f"Skipping {damaged}: {reason}")
-        retarget_links(output, [damaged for damaged, _ in skipped], checkpoint)
-        print(f"Resuming from {checkpoint}, the newest intact checkpoint.")
-        return checkpoint
-    if config.resume:
-        checkpoint = resolve_checkpoint(config.resume)
-        if not (checkpoint / STATE_FILE).is_file() and not (checkpoint / RUN_CONFIG_FILE).is_file():
-            raise CheckpointError(
-                f"{checkpoint} holds detector weights only (an export?), so no run continues from it: start a new "
-                f"run from those weights with --weights {checkpoint / WEIGHTS_FILE}."
-            )
-        try:
-            verify_checkpoint(checkpoint)
-        except CheckpointError as error:
-            advice = "Resume from another checkpoint, or start afresh without --resume."
-            raise CheckpointError(f"{error} {advice}") from None
-        continue_from(output, checkpoint)
-        print(f"Resuming from {checkpoint}.")
-        return checkpoint
-    if checkpoint_candidates(output):
-        raise ValueError(
-            f"{output} already holds a training run. Pass --resume to continue it, or choose another --output."
-        )
-    return None
-
-
-def _last_checkpoint(output: Path) -> Path | None:
-    """The checkpoint a plain ``--resume`` starts from (``last``, always a verified one), as a path under ``output``."""
-    candidates = checkpoint_candidates(output)
-    return output / "checkpoints" / candidates[0].name if candidates else None
-
-
 def _interrupted(output: Path, context: DistributedContext) -> TrainingInterrupted:
     """What Ctrl-C kept, and how to continue, as one line."""
-    checkpoint = _last_checkpoint(output)
+    checkpoint = last_checkpoint(output)
     if checkpoint is None:
         return TrainingInterrupted(
             f"interrupted before the first checkpoint of {output}: there is nothing to resume; run the same "
@@ -407,31 +378,6 @@ def _interrupted(output: Path, context: DistributedContext) -> TrainingInterrupt
         f"interrupted; the last intact checkpoint is {checkpoint}. Continue with: "
         f"{launcher} finetune --output {shlex.quote(str(output))} --resume"
     )
-
-
-#: Options that may change when a run is resumed; everything else comes from the run itself.
-RESUMABLE_OPTIONS = ("epochs", "workers", "device", "output", "resume", "eval_batch_size", "export")
-
-
-def _resumed_config(config: FinetuneConfig, recorded: dict[str, Any], context: DistributedContext) -> FinetuneConfig:
-    """The configuration of the run being resumed, with only :data:`RESUMABLE_OPTIONS` taken from ``config``.
-
-    Other options given differently on the command line are ignored, with a note: a resumed run
-    trains the model it started on the data it started with.
-    """
-    if not recorded:
-        raise CheckpointError("The checkpoint has no run_config.json, so the run it belongs to cannot be resumed.")
-    recorded = dict(recorded)
-    data = DataSettings(**recorded.pop("data"))
-    kept = {name: value for name, value in recorded.items() if name not in RESUMABLE_OPTIONS}
-    resumed = FinetuneConfig(data=data, **{**kept, "lr_steps": tuple(kept.get("lr_steps", ()))})
-    resumed = dataclasses.replace(resumed, **{name: getattr(config, name) for name in RESUMABLE_OPTIONS})
-    comparable = dataclasses.replace(resumed, data=dataclasses.replace(resumed.data, val_split_sha256=None))
-    given, running, defaults = _jsonable(config), _jsonable(comparable), _jsonable(FinetuneConfig())
-    ignored = [name for name in given if given[name] != defaults[name] and given[name] != running[name]]
-    if ignored and context.is_main:
-        print(f"Resuming with the run's own settings; ignoring the differing option(s): {', '.join(ignored)}")
-    return resumed
 
 
 def _optimizer(model: nn.Module, config: FinetuneConfig, world_size: int) -> torch.optim.Optimizer:
@@ -461,7 +407,3 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _jsonable(config: FinetuneConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(config), default=list))
