@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from wnlb_zoo.compare import Configuration, DataAxis, Study, cell_statuses
-from wnlb_zoo.compare.cell_folder import config_from_json, config_to_json
-from wnlb_zoo.engine import FinetuneConfig
+from wnlb_zoo.engine import FinetuneConfig, config_to_json
 
 PLAIN = Configuration("plain", "resnet18")
 WNLB = Configuration("wnlb", "wnlb_resnet18", {"wnlb_stages": [4]})
@@ -37,12 +34,6 @@ def test_cells_run_point_by_point_then_seed_by_seed_in_pairs(tmp_path):
     # a recipe option on the axis (not a data setting)
     study = Study(FinetuneConfig(), (PLAIN,), axis=DataAxis("epochs", (1, 2)))
     assert [study.cell_config(cell, tmp_path).epochs for cell in study.cells()] == [1, 2]
-
-
-def test_config_survives_json():
-    config = FinetuneConfig(lr_steps=(3, 4), backbone_kwargs={"wnlb_kv_stride": [8, 4, 2, 1]})
-    again = config_from_json(json.loads(json.dumps(config_to_json(config))))
-    assert again == config
 
 
 @pytest.mark.parametrize(

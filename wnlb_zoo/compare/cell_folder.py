@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..engine import FinetuneConfig, config_from_json, config_to_json
+from ..engine import FinetuneConfig, config_to_json
 from ..engine.checkpoint import checkpoint_candidates
 from .atomic import write_text_atomically
 
 # The JSON form of a recipe is the engine's (cell.json holds what run folders hold); imported from here too.
-__all__ = ["RUN_ONLY_OPTIONS", "CellFolder", "config_from_json", "config_to_json", "recipe_differences"]
+__all__ = ["RUN_ONLY_OPTIONS", "CellFolder", "recipe_differences"]
 
 #: Options that say where and how fast a cell runs, not what it trains: they may differ on a rerun.
 RUN_ONLY_OPTIONS = ("device", "workers", "eval_batch_size", "export", "output", "resume")
