@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import timm
 
 from wnlb_zoo.cli.main import main
 
@@ -40,7 +41,9 @@ def test_the_cpu_study_design(tmp_path):
     assert spec["axis"]["option"] == "synthetic_dark_ratio" and len(spec["axis"]["values"]) >= 3
     assert spec["axis"]["values"][-1] == [10.0, 100.0] and len(spec["seeds"]) >= 3
     backbones = [(item["backbone"], item.get("backbone_kwargs", {})) for item in spec["configurations"]]
-    assert backbones == [("resnet18", {}), ("wnlb_resnet18", {}), ("wnlb_resnet18", {"wnlb_kv_stride": [8, 4, 2, 1]})]
+    assert backbones == [("resnet18", {}), ("wnlb_resnet18", {}), ("wnlb_resnet18_keys32", {})]
+    preset = timm.create_model("wnlb_resnet18_keys32")  # the cheap key/value strides, by name
+    assert [module.kv_stride for module in preset.modules() if hasattr(module, "kv_stride")] == [8, 4, 2, 1]
 
 
 BAD_STUDIES = [
