@@ -4,47 +4,31 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from wnlb_zoo.benchmark import naive_block_forward
 from wnlb_zoo.layers import NON_LOCAL_MODES, WeightedNonLocalBlock, weighted_non_local
 
 
-def conv1x1(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
-    return F.conv2d(x, conv.weight, conv.bias)
-
-
 def reference_forward(block: WeightedNonLocalBlock, x: torch.Tensor) -> torch.Tensor:
-    """The textbook non-local block: build the N x N pairwise matrix f, then y = f g."""
-    batch, channels, height, width = x.shape
+    """The textbook non-local block (the benchmarks' baseline): the N x N pairwise matrix f, then y = f g."""
+    return naive_block_forward(block, x)
 
-    def pool(t: torch.Tensor) -> torch.Tensor:
-        if block.kv_stride == 1:
-            return t
-        return F.max_pool2d(t, block.kv_stride, block.kv_stride, ceil_mode=True)
 
-    g = pool(conv1x1(x, block.g)).flatten(2)  # (B, C', Nk)
-    if block.mode == "gaussian":
-        query, key = x.flatten(2), pool(x).flatten(2)
-    else:
-        query, key = conv1x1(x, block.theta).flatten(2), pool(conv1x1(x, block.phi)).flatten(2)
-    n_keys = key.shape[-1]
-
-    if block.mode in ("embedded", "gaussian"):
-        f = torch.softmax(query.transpose(1, 2) @ key, dim=-1)
-    elif block.mode == "dot":
-        f = query.transpose(1, 2) @ key / n_keys
-    else:  # concatenate: score every explicit pair [theta_i, phi_j] with W_f, then ReLU
-        n_query = query.shape[-1]
-        pairs = torch.cat(
-            [
-                query.unsqueeze(-1).expand(-1, -1, -1, n_keys),
-                key.unsqueeze(-2).expand(-1, -1, n_query, -1),
-            ],
-            dim=1,
-        )
-        f = F.relu(F.conv2d(pairs, block.pair_score.weight)).squeeze(1) / n_keys
-
-    y = (f @ g.transpose(1, 2)).transpose(1, 2).reshape(batch, -1, height, width)
-    out = block.norm(conv1x1(y, block.w_z))
-    return (1 - block.gate) * x + block.gate * out
+def test_the_reference_scores_concatenated_pairs_as_the_paper_writes_them():
+    """The reference forms concatenate's W_f [theta_i, phi_j] as a . theta_i + b . phi_j (W_f is linear):
+    the same scores as stacking every explicit pair and applying W_f to it."""
+    block = randomised_block("concatenate", channels=6)
+    x = torch.randn(2, 6, 3, 4, dtype=torch.float64)
+    query = F.conv2d(x, block.theta.weight, block.theta.bias).flatten(2)
+    key = F.conv2d(x, block.phi.weight, block.phi.bias).flatten(2)
+    n_query, n_keys = query.shape[-1], key.shape[-1]
+    pairs = torch.cat(
+        [query.unsqueeze(-1).expand(-1, -1, -1, n_keys), key.unsqueeze(-2).expand(-1, -1, n_query, -1)], dim=1
+    )
+    f = F.relu(F.conv2d(pairs, block.pair_score.weight)).squeeze(1) / n_keys
+    value = F.conv2d(x, block.g.weight, block.g.bias).flatten(2)
+    y = (f @ value.transpose(1, 2)).transpose(1, 2).reshape(2, -1, 3, 4)
+    out = block.norm(F.conv2d(y, block.w_z.weight, block.w_z.bias))
+    torch.testing.assert_close(reference_forward(block, x), (1 - block.gate) * x + block.gate * out)
 
 
 def randomised_block(mode: str, kv_stride: int = 1, channels: int = 12) -> WeightedNonLocalBlock:
