@@ -1,8 +1,8 @@
 """Run every unfinished cell of a study, one worker process per cell, then write the report.
 
 Each cell is a fine-tuning run of its own in ``OUTPUT/cells/<cell>/``, run in a worker process of
-its own (:mod:`wnlb_zoo.compare.worker`; forked from this one on Linux, which has imported the
-libraries already) so that its peak memory and state are its own. Finished
+its own (:mod:`wnlb_zoo.compare.worker`; on Linux forked by a fork server that has imported the
+libraries once) so that its peak memory and state are its own. Finished
 cells (with a ``result.json``) are skipped, a killed cell resumes from its newest intact
 checkpoint, and the results file, table and plots are rewritten from every finished cell: a killed
 comparison continues where it stopped, and rerunning a finished one only rewrites its report.
@@ -22,14 +22,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from ..engine import config_to_json
 from ..models import check_model_name
@@ -210,9 +209,9 @@ def _start(study: Study, output: Path, status: CellStatus, device: str | None, c
         config_json["device"] = device
     spec = {"cell": _cell_fields(study, status.cell), "config": config_json, "command": command}
     status.folder.write_spec(spec)
-    if sys.platform == "linux" and not torch.cuda.is_initialized():
+    if sys.platform == "linux":
         return _ForkedWorker(status.folder, environment)
-    with status.folder.log_file.open("a") as log:  # elsewhere, or once CUDA is in use here: a fresh interpreter
+    with status.folder.log_file.open("a") as log:  # elsewhere: a fresh interpreter
         return subprocess.Popen(
             [sys.executable, "-m", "wnlb_zoo.compare.worker", str(status.folder.path)],
             stdout=log,
@@ -223,18 +222,22 @@ def _start(study: Study, output: Path, status: CellStatus, device: str | None, c
 
 
 class _ForkedWorker:
-    """A cell's worker forked from this process, which has imported torch and the engine already.
+    """A cell's worker forked by multiprocessing's fork server, which has imported torch and the engine once.
 
-    Forking saves each cell the seconds a fresh interpreter spends importing them (Linux, and only
-    while this process has not initialised CUDA, which a forked child could not use). It has the
-    interface of :class:`subprocess.Popen` that :func:`_run_cells` uses.
+    Forking saves each cell the seconds a fresh interpreter spends importing them. The workers are
+    forked from the server, never from this process: a child forked from a process that has run
+    torch's OpenMP thread pool (any CPU work before the comparison, e.g. in a notebook or a test
+    session) deadlocks in its first parallel operation, and one forked after CUDA was initialised
+    cannot use the GPU; the server does neither. It has the interface of :class:`subprocess.Popen`
+    that :func:`_run_cells` uses.
     """
 
     def __init__(self, folder: CellFolder, environment: dict[str, str]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        context = multiprocessing.get_context("fork")
-        self.process = context.Process(target=_forked_worker_main, args=(str(folder.path), environment))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # read when the server starts: the first cell of a process
+        self.process = context.Process(target=_forked_worker_main, args=(str(folder.path), environment, os.getpid()))
         self.process.start()
 
     @property
@@ -255,9 +258,10 @@ class _ForkedWorker:
 _Worker = subprocess.Popen | _ForkedWorker
 
 
-def _forked_worker_main(path: str, environment: dict[str, str]) -> None:
-    """In the forked worker: die with the comparison, write to the cell's log, run the cell."""
-    _die_with_parent()
+def _forked_worker_main(path: str, environment: dict[str, str], comparison: int) -> None:
+    """In the forked worker: die with the comparison (pid ``comparison``), write to the cell's log, run the cell."""
+    _die_with_parent()  # the fork server: it outlives a SIGKILLed comparison by a while
+    threading.Thread(target=_exit_when_gone, args=(comparison,), name="wnlb-zoo-watch-comparison", daemon=True).start()
     os.environ.update(environment)
     folder = CellFolder(path)
     log = folder.log_file.open("a", buffering=1)
@@ -285,6 +289,18 @@ def _cell_fields(study: Study, cell: Cell) -> dict[str, Any]:
         "point_index": cell.point_index,
         "point": cell.point,
     }
+
+
+def _exit_when_gone(pid: int, interval: float = 0.2) -> None:
+    """In a forked worker: end the process as soon as the comparison ``pid`` is gone (also after a SIGKILL)."""
+    while True:
+        time.sleep(interval)
+        try:  # gone, or killed and not yet reaped (a zombie: state Z)
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            os._exit(1)
+        if state in ("Z", "X"):
+            os._exit(1)
 
 
 def _die_with_parent() -> None:
