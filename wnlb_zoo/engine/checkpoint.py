@@ -33,9 +33,9 @@ from typing import Any
 import safetensors.torch
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
 from torch import nn
 
+from ..weights.state_dict_file import StateDictFileError, load_state_dict_file
 from .detector_spec import SPEC_FILENAME, DetectorSpec
 
 WEIGHTS_FILE = "model.safetensors"
@@ -248,10 +248,10 @@ def load_model_weights(checkpoint: Path, model: nn.Module) -> None:
     """Load a checkpoint's detector weights strictly, with errors that name the file."""
     weights = checkpoint / WEIGHTS_FILE
     try:
-        state = load_file(str(weights))
-    except Exception as error:
+        state = load_state_dict_file(weights)
+    except (StateDictFileError, OSError) as error:
         raise CheckpointError(
-            f"Cannot read {weights}: {error}. The checkpoint is corrupt or truncated; resume from another "
+            f"Cannot read {weights}: {error} The checkpoint is corrupt or truncated; resume from another "
             "checkpoint (checkpoints/epoch_*) or start afresh without --resume."
         ) from error
     try:

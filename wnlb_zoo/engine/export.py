@@ -22,23 +22,22 @@ from pathlib import Path
 
 import timm
 import torch
-from safetensors.torch import load_file
 
 from ..models.feature_names import unflattened_names
 from ..weights.export import WeightInfo, export_model
+from ..weights.state_dict_file import load_state_dict_file
+from ..weights.state_dict_keys import is_step_counter
 from .checkpoint import WEIGHTS_FILE, resolve_checkpoint, verify_checkpoint
 from .detector_spec import SPEC_FILENAME, DetectorSpec
 
 BODY_PREFIX = "backbone.body."
 
 
-def backbone_from_detector_state(
-    state: dict[str, torch.Tensor], spec: DetectorSpec
-) -> tuple[torch.nn.Module, list[str]]:
-    """The classifier-form backbone holding the detector's backbone weights, and the keys left at init."""
-    body = {key[len(BODY_PREFIX) :]: value for key, value in state.items() if key.startswith(BODY_PREFIX)}
-    if not body:
-        raise ValueError(f"No '{BODY_PREFIX}*' keys: this is not a wnlb-zoo detector state dict.")
+def backbone_from_body_state(body: dict[str, torch.Tensor], spec: DetectorSpec) -> tuple[torch.nn.Module, list[str]]:
+    """The classifier-form backbone holding the detector's backbone weights, and the keys left at init.
+
+    ``body``: the detector's ``backbone.body.*`` keys with that prefix removed.
+    """
     model = timm.create_model(spec.backbone, num_classes=0, **spec.backbone_kwargs)
     target = model.state_dict()
     mapped = {}
@@ -47,7 +46,7 @@ def backbone_from_detector_state(
             raise ValueError(f"Backbone key {key} has no counterpart in {spec.backbone} {spec.backbone_kwargs}.")
         mapped[name] = body[key]
     model.load_state_dict(mapped, strict=False)
-    untouched = sorted(key for key in target.keys() - mapped.keys() if not key.endswith("num_batches_tracked"))
+    untouched = sorted(key for key in target.keys() - mapped.keys() if not is_step_counter(key))
     return model, untouched
 
 
@@ -58,8 +57,8 @@ def export_training_checkpoint(
     source = resolve_checkpoint(checkpoint)
     verify_checkpoint(source, (WEIGHTS_FILE, SPEC_FILENAME))
     spec = DetectorSpec.load(source)
-    state = load_file(str(source / WEIGHTS_FILE))
-    model, untouched = backbone_from_detector_state(state, spec)
+    body = load_state_dict_file(source / WEIGHTS_FILE, prefix=BODY_PREFIX)
+    model, untouched = backbone_from_body_state(body, spec)
     info = info or WeightInfo()
     if untouched:
         note = f"Not trained in the detector (initial values): {', '.join(untouched)}."

@@ -6,11 +6,10 @@ here runs inside timm's loader and makes the result strict again:
 
 * the wNLB keys are all-or-none: a base (ImageNet) checkpoint has none of them and gets the
   model's own initial values; a wNLB checkpoint must carry every one;
-* every other key of the model must be in the checkpoint (the classifier excepted: timm drops or
-  keeps it by ``num_classes``), and the checkpoint may hold no key the model lacks;
-* one rule for every BatchNorm, stock or wNLB: ``num_batches_tracked`` may be absent (checkpoints
-  from older torch or other tools lack it, and torch's own loading accepts that); it keeps the
-  model's value.
+* every other key is checked by the package's one strict key check
+  (:mod:`wnlb_zoo.weights.state_dict_keys`), with the classifier exempt (timm drops or keeps it by
+  ``num_classes``): one rule for every BatchNorm, stock or wNLB, whose ``num_batches_tracked`` may
+  be absent and then keeps the model's value.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from ..layers import WeightedNonLocalBlock
+from ..weights.state_dict_keys import fill_step_counters, is_step_counter, key_mismatch, preview_keys
 
 StateDict = dict[str, torch.Tensor]
 FilterFn = Callable[[StateDict, nn.Module], StateDict]
@@ -57,48 +57,24 @@ def fill_wnlb_keys(state_dict: StateDict, model: nn.Module, base_filter_fn: Filt
     state_dict = dict(state_dict)
     model_state = model.state_dict()
     wnlb_keys = wnlb_state_keys(model)
-    head = classifier_prefixes(model)
 
-    wnlb_required = {key for key in wnlb_keys if not _optional(key)}
+    wnlb_required = {key for key in wnlb_keys if not is_step_counter(key)}
     present = wnlb_required & state_dict.keys()
     if not present:
         state_dict.update({key: model_state[key] for key in wnlb_keys})
     elif present != wnlb_required:
         raise CheckpointMismatchError(
             "The checkpoint holds some wNLB weights but not all: missing "
-            f"{_preview(wnlb_required - present)}. It was saved from a different wNLB configuration "
+            f"{preview_keys(wnlb_required - present)}. It was saved from a different wNLB configuration "
             "(wnlb_stages / wnlb_mode) or is truncated; build the model with the configuration it was "
             "trained with."
         )
-    for key in model_state.keys() - state_dict.keys():
-        if _optional(key):
-            state_dict[key] = model_state[key]
-
-    def required(key: str) -> bool:
-        return not key.startswith(head) and not _optional(key)
-
-    missing = {key for key in model_state if required(key)} - state_dict.keys()
-    unexpected = {key for key in state_dict if required(key)} - model_state.keys()
-    if missing or unexpected:
-        problems = []
-        if missing:
-            problems.append(f"missing {len(missing)} key(s): {_preview(missing)}")
-        if unexpected:
-            problems.append(f"unexpected {len(unexpected)} key(s): {_preview(unexpected)}")
+    state_dict = fill_step_counters(state_dict, model_state)
+    mismatch = key_mismatch(state_dict.keys(), model_state.keys(), exempt_prefixes=classifier_prefixes(model))
+    if mismatch:
         raise CheckpointMismatchError(
-            f"Checkpoint does not match {type(model).__name__}: {'; '.join(problems)}. "
+            f"Checkpoint does not match {type(model).__name__}: {mismatch}. "
             "Check that the weights were saved from the same architecture (and wnlb_* arguments), "
             "and that the file is complete."
         )
     return state_dict
-
-
-def _optional(key: str) -> bool:
-    """A BatchNorm's step counter: only momentum=None uses it, and torch loads checkpoints without it."""
-    return key.endswith("num_batches_tracked")
-
-
-def _preview(keys: set[str], limit: int = 5) -> str:
-    ordered = sorted(keys)
-    more = f" (+{len(ordered) - limit} more)" if len(ordered) > limit else ""
-    return ", ".join(ordered[:limit]) + more

@@ -40,6 +40,7 @@ from .integrity import sha256_file
 from .manifest import MANIFEST_VERSION, PAPER_ID, WeightRecord, parse_record, write_record
 from .model_card import CardFacts, WeightInfo, render_model_card
 from .resolve import WEIGHTS_FILENAME
+from .state_dict_keys import fill_step_counters, key_mismatch
 
 _PLACEHOLDER_SHA256 = "0" * 64
 
@@ -130,16 +131,14 @@ def export_state_dict(
     kwargs.setdefault("num_classes", 0 if head is None else head.shape[0])
     model = timm.create_model(architecture, pretrained=False, **kwargs)
     expected = model.state_dict()
-    filled = {key: value for key, value in expected.items() if key.endswith("num_batches_tracked")}
-    missing = sorted(expected.keys() - state_dict.keys() - filled.keys())
-    unexpected = sorted(state_dict.keys() - expected.keys())
-    if missing or unexpected:
+    state_dict = fill_step_counters(state_dict, expected)
+    mismatch = key_mismatch(state_dict.keys(), expected.keys())
+    if mismatch:
         raise ValueError(
-            f"The state dict does not match {architecture} {kwargs}: missing {len(missing)} key(s) {missing[:5]}, "
-            f"unexpected {len(unexpected)} key(s) {unexpected[:5]}. Pass the model kwargs it was trained with "
-            "(--model-kwargs), or the nested key / key prefix of the backbone in a training checkpoint."
+            f"The state dict does not match {architecture} {kwargs}: {mismatch}. Pass the model kwargs it was "
+            "trained with (--model-kwargs), or the nested key / key prefix of the backbone in a training checkpoint."
         )
-    model.load_state_dict({**filled, **state_dict}, strict=True)
+    model.load_state_dict(state_dict, strict=True)
     return export_model(model, out_dir, info=info, model_args=kwargs)
 
 

@@ -7,8 +7,9 @@ thing not to do, since unpickling it can run arbitrary code. Every weight file a
 wnlb-zoo (``weights export --checkpoint``, detector ``weights=``, ``finetune --weights``, local
 pretrained files) goes through :func:`load_state_dict_file` (or :func:`check_state_dict_file`,
 before timm loads a file itself); both raise :class:`StateDictFileError` naming the file and what
-is wrong with it. The engine's own checkpoints are checked against their recorded checksums
-instead (:mod:`wnlb_zoo.engine.checkpoint`).
+is wrong with it. The engine reads its own checkpoints through it too, once they have passed their
+recorded checksums (:mod:`wnlb_zoo.engine.checkpoint`). Whether a state dict's keys fit its model
+is the one strict key check of :mod:`wnlb_zoo.weights.state_dict_keys`.
 """
 
 from __future__ import annotations
