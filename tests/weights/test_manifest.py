@@ -17,6 +17,7 @@ from wnlb_zoo.weights import (
     ManifestError,
     ManifestWarning,
     check_local_copies,
+    find_record,
     load_manifest,
     manifest_cfgs,
     manifest_dir,
@@ -210,3 +211,30 @@ def test_the_shipped_manifest_is_valid_and_its_local_files_match(monkeypatch):
         assert name in timm.list_pretrained(f"{record.architecture}*"), f"{name} is not a registered timm tag"
         for check in check_local_copies(record, mirror=USER_MIRROR, cache_dir=USER_HF_CACHE):
             assert check.ok, f"{check.copy.path} ({check.copy.source}) does not have the sha256 of {name}"
+
+
+def test_added_changed_and_removed_records_are_seen(exported, tmp_path):
+    """Every lookup reads the directory as it is now (no cache: it saved nothing measurable)."""
+    name = exported.record.name
+    path = write_record(exported.record, tmp_path)
+    assert find_record(name, tmp_path).date == "2025-03-01"
+
+    newer = tmp_path / "wnlb_resnet18.newer.json"
+    newer.write_text(json.dumps({**exported.record.to_json(), "tag": "newer"}))
+    assert find_record("wnlb_resnet18.newer", tmp_path).tag == "newer"
+
+    # replaced by a file of the same size and (forced) the same mtime
+    stat = path.stat()
+    replacement = tmp_path / "replacement.tmp"
+    replacement.write_text(path.read_text().replace("2025-03-01", "2025-04-01"))
+    os.replace(replacement, path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert find_record(name, tmp_path).date == "2025-04-01"
+
+    # rewritten in place
+    path.write_text(path.read_text().replace("2025-04-01", "2025-05-01"))
+    assert find_record(name, tmp_path).date == "2025-05-01"
+
+    newer.unlink()
+    assert find_record("wnlb_resnet18.newer", tmp_path) is None
+    assert set(load_manifest(tmp_path)) == {name}

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
 import json
 import os
 import re
@@ -148,10 +147,15 @@ def scan_manifest(directory: str | os.PathLike | None = None) -> ManifestScan:
             "at a folder of <architecture>.<tag>.json records."
         )
         return ManifestScan(path, {}, (InvalidEntry(path, problem),) if explicit else ())
-    files = sorted(path.glob("*.json"))
-    state = tuple((file.name, *_stat_key(file)) for file in files)
-    records, invalid = _read_manifest(str(path), state)
-    return ManifestScan(path, dict(records), invalid)
+    records, invalid = {}, []
+    for file in sorted(path.glob("*.json")):
+        try:
+            record = read_record(file)
+        except ManifestError as error:
+            invalid.append(InvalidEntry(file, str(error)))
+        else:
+            records[record.name] = record
+    return ManifestScan(path, records, tuple(invalid))
 
 
 def load_manifest(directory: str | os.PathLike | None = None) -> dict[str, WeightRecord]:
@@ -179,42 +183,6 @@ def usable_records(directory: str | os.PathLike | None = None) -> dict[str, Weig
             stacklevel=3,
         )
     return scan.records
-
-
-def _stat_key(file: Path) -> tuple[int, int, int]:
-    """What tells a changed record file from an unchanged one without reading it: mtime, size, inode.
-
-    A file that cannot be stat'ed (a dangling link) gets a key of its own; reading it reports why.
-    """
-    try:
-        stat = file.stat()
-    except OSError:
-        return -1, -1, -1
-    return stat.st_mtime_ns, stat.st_size, stat.st_ino
-
-
-@functools.lru_cache(maxsize=32)
-def _read_manifest(
-    directory: str, state: tuple[tuple[str, int, int, int], ...]
-) -> tuple[dict[str, WeightRecord], tuple[InvalidEntry, ...]]:
-    """Parse the records of ``directory``, once per ``state`` (its files' names, mtimes, sizes, inodes).
-
-    ``timm.create_model`` looks a record up on every pretrained build; keying the cache on the files'
-    state lets repeated lookups skip the reading and validation while an added, removed or rewritten
-    record is still seen at the next lookup. (A record rewritten in place to the same size within
-    one tick of the file system's clock would go unnoticed; records are written once, by hand or by
-    ``wnlb-zoo weights``.) Callers take a copy of the dict; the records themselves are frozen.
-    """
-    records, invalid = {}, []
-    for name, *_ in state:
-        path = Path(directory) / name
-        try:
-            record = read_record(path)
-        except ManifestError as error:
-            invalid.append(InvalidEntry(path, str(error)))
-        else:
-            records[record.name] = record
-    return records, tuple(invalid)
 
 
 def find_record(name: str, directory: str | os.PathLike | None = None) -> WeightRecord | None:
