@@ -1,10 +1,13 @@
 """Pretrained weights: the manifest, locating and verifying files, exporting and publishing them.
 
-* :mod:`.manifest`: one JSON record per published weight; the source of the trained timm tags;
+* :mod:`.manifest`: the directory of records, one JSON file per published weight; the source of the
+  trained timm tags; :mod:`.records` (the record), :mod:`.record_schema` (its validation),
+  :mod:`.timm_cfg` (its timm pretrained cfg);
 * :mod:`.resolve` + :mod:`.integrity`: ``pretrained=True`` offline first, sha256-checked;
 * :mod:`.hub`: the Hugging Face cache and hub, with a bounded wait for a hub that does not answer;
 * :mod:`.local` + :mod:`.pull`: local copies (mirror, HF cache) and filling the mirror;
 * :mod:`.state_dict_file`: reading weight files, with errors that name the file;
+  :mod:`.state_dict_keys`: the strict key check of a state dict against its model;
 * :mod:`.export` + :mod:`.model_card`: the timm hub layout of a trained backbone;
 * :mod:`.publish`: uploading an export to the Hugging Face hub.
 """

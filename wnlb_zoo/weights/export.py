@@ -37,10 +37,13 @@ from timm.models import FeatureInfo, save_for_hf
 from torch import nn
 
 from .integrity import sha256_file
-from .manifest import MANIFEST_VERSION, PAPER_ID, WeightRecord, parse_record, write_record
+from .manifest import write_record
 from .model_card import CardFacts, WeightInfo, render_model_card
+from .record_schema import parse_record
+from .records import MANIFEST_VERSION, WeightRecord
 from .resolve import WEIGHTS_FILENAME
 from .state_dict_keys import fill_step_counters, key_mismatch
+from .timm_cfg import PAPER_ID
 
 _PLACEHOLDER_SHA256 = "0" * 64
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .manifest import WeightRecord
+from .records import WeightRecord
 
 _CHUNK_BYTES = 1 << 20
 _digests: dict[tuple[str, int, int], str] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import try_to_load_from_cache
 
 from .integrity import sha256_file
-from .manifest import WeightRecord
+from .records import WeightRecord
 from .resolve import mirror_path
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
-from .manifest import Evaluation
+from .records import Evaluation
 
 CITATION = """@inproceedings{lin2025multiscale,
   title     = {Multi-Scale Denoising in the Feature Space for Low-Light Instance Segmentation},

@@ -17,7 +17,8 @@ from pathlib import Path
 from huggingface_hub import HfApi, metadata_load
 
 from .integrity import sha256_file, verify_file
-from .manifest import WeightRecord, read_record
+from .manifest import read_record
+from .records import WeightRecord
 
 REQUIRED_FILES = ("model.safetensors", "config.json", "README.md")
 
