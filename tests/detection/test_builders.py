@@ -255,6 +255,18 @@ def test_nearest_resizing_keeps_pixel_values_and_boxes_consistent():
         DetectionTransform(400, 600, [0.0] * 3, [1.0] * 3, interpolation="bicubic")
 
 
+@pytest.mark.parametrize(
+    ("size", "floored"),
+    [((207, 276), (800, 1066)), ((200, 355), (750, 1333)), ((200, 150), (1066, 800)), ((1000, 1000), (800, 800))],
+)
+def test_nearest_resizing_gives_torchvisions_output_size(size, floored):
+    """Only the interpolation differs: torchvision's floored sides (data.Resize would round 800 x 1066.7 up)."""
+    image = torch.rand(3, *size)
+    bilinear, _ = DetectionTransform(800, 1333, [0.0] * 3, [1.0] * 3).eval().resize(image, None)
+    nearest, _ = DetectionTransform(800, 1333, [0.0] * 3, [1.0] * 3, interpolation="nearest").eval().resize(image, None)
+    assert nearest.shape[-2:] == bilinear.shape[-2:] == floored
+
+
 def test_freezing_follows_parameter_order_for_any_timm_extractor():
     """EfficientNet's stages are not top-level children; only the stem and stage 1 may be frozen."""
     body = timm_feature_pyramid("efficientnet_b0", trainable_layers=3).body

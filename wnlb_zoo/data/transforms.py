@@ -72,6 +72,15 @@ class Resize:
     ``interpolation='nearest'`` (pixel-centre nearest neighbour) leaves the noise of a dark image
     as it is, as the LIS protocol asks, and creates no new pixel values; ``'bilinear'`` smooths.
     Masks are always resized with nearest neighbour; boxes and areas are scaled.
+
+    The sides are rounded, so the short side is exactly ``min_size`` or the long side exactly
+    ``max_size``. torchvision's transform, and with it the detectors' own
+    (:class:`wnlb_zoo.detection.DetectionTransform`), floors instead and can land a pixel short
+    (207 x 276 at 800 / 1333: 800 x 1067 here, 800 x 1066 there). The two size computations are kept
+    apart on purpose: this dataset transform promises exact sides, the detector's must size images
+    as torchvision does with either interpolation (and ``data`` imports nothing from ``detection``).
+    An image resized here to the detector's ``min_size`` / ``max_size`` passes the detector's own
+    resize unchanged.
     """
 
     def __init__(

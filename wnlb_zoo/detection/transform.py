@@ -2,7 +2,11 @@
 
 The LIS protocol resizes dark images with nearest-neighbour interpolation: bilinear resizing
 averages neighbouring pixels and so removes part of the very noise the backbone must learn to
-handle. torchvision hard-codes bilinear; :class:`DetectionTransform` adds ``'nearest'``.
+handle. torchvision hard-codes bilinear; :class:`DetectionTransform` adds ``'nearest'``
+(``nearest-exact``: pixel centres, no new pixel values). Only the interpolation changes: the
+output size is torchvision's (the scaled sides floored, ``min_size[-1]`` in eval), so an image gets
+the same size, and its boxes the same coordinates, with either choice. The dataset transform
+:class:`wnlb_zoo.data.Resize` rounds the sides instead, on purpose (see there).
 """
 
 from __future__ import annotations
