@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: an unwritable folder, a COCO-format data set, a trained checkpoint."""
+"""Fixtures shared by every test package: an unwritable folder, a COCO-format data set, a trained checkpoint,
+light detector heads."""
 
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ def unwritable_dir(tmp_path) -> Path:
         yield folder
         return
     pytest.skip("no folder here refuses new files (root, and /sys is writable)")
+
+
+# Fewer proposals and sampled RoIs than torchvision's defaults: the heads dominate CPU time at 64 px.
+LIGHT_HEADS = {
+    "rpn_pre_nms_top_n_train": 200,
+    "rpn_post_nms_top_n_train": 100,
+    "rpn_pre_nms_top_n_test": 200,
+    "rpn_post_nms_top_n_test": 50,
+    "box_batch_size_per_image": 32,
+    "rpn_batch_size_per_image": 64,
+}
+
+
+@pytest.fixture(scope="session")
+def light_heads() -> dict[str, int]:
+    """Detector keyword arguments of light RoI heads for fine-tuning runs of seconds (a copy of ``LIGHT_HEADS``)."""
+    return dict(LIGHT_HEADS)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import json
 import pytest
 
 # The one-step run of tests/engine (its ``one_step_run_args``) as study options: 2 synthetic 64 px
-# training scenes (one optimiser step per epoch, frozen body), 1 validation scene, light RoI heads.
+# training scenes (one optimiser step per epoch, frozen body), 1 validation scene; the light RoI heads
+# (the ``light_heads`` fixture) are added by ``two_by_two``.
 TINY_FINETUNE = {
     "synthetic_train": 2,
     "synthetic_val": 1,
@@ -24,14 +25,6 @@ TINY_FINETUNE = {
     "workers": 0,
     "device": "cpu",
     "export": False,
-    "detector_kwargs": {
-        "rpn_pre_nms_top_n_train": 200,
-        "rpn_post_nms_top_n_train": 100,
-        "rpn_pre_nms_top_n_test": 200,
-        "rpn_post_nms_top_n_test": 50,
-        "box_batch_size_per_image": 32,
-        "rpn_batch_size_per_image": 64,
-    },
 }
 
 TWO_BY_TWO = {
@@ -46,9 +39,12 @@ TWO_BY_TWO = {
 
 
 @pytest.fixture(scope="session")
-def two_by_two():
-    """A study of 2 configurations (plain resnet18, a wnlb_resnet18) x 2 seeds on tiny synthetic scenes."""
-    return json.loads(json.dumps(TWO_BY_TWO))
+def two_by_two(light_heads):
+    """A study of 2 configurations (plain resnet18, a wnlb_resnet18) x 2 seeds on tiny synthetic scenes,
+    light RoI heads."""
+    study = json.loads(json.dumps(TWO_BY_TWO))
+    study["finetune"]["detector_kwargs"] = light_heads
+    return study
 
 
 @pytest.fixture

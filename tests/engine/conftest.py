@@ -4,18 +4,8 @@ import json
 
 import pytest
 
-# Fewer proposals and sampled RoIs than torchvision's defaults: the heads dominate CPU time at 64 px.
-LIGHT_HEADS = {
-    "rpn_pre_nms_top_n_train": 200,
-    "rpn_post_nms_top_n_train": 100,
-    "rpn_pre_nms_top_n_test": 200,
-    "rpn_post_nms_top_n_test": 50,
-    "box_batch_size_per_image": 32,
-    "rpn_batch_size_per_image": 64,
-}
 
-
-def _tiny_run_args(output, epochs: int = 2, *extra: str) -> list[str]:
+def _tiny_run_args(light_heads: dict, output, epochs: int = 2, *extra: str) -> list[str]:
     return [
         "finetune",
         "--synthetic-train", "8",
@@ -31,27 +21,31 @@ def _tiny_run_args(output, epochs: int = 2, *extra: str) -> list[str]:
         "--workers", "0",
         "--device", "cpu",
         "--backbone-kwargs", json.dumps({"wnlb_stages": [3, 4]}),
-        "--detector-kwargs", json.dumps(LIGHT_HEADS),
+        "--detector-kwargs", json.dumps(light_heads),
         "--output", str(output),
         *extra,
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
-def tiny_run_args():
+def tiny_run_args(light_heads):
     """``tiny_run_args(output, epochs, *extra)``: ``wnlb-zoo finetune`` arguments of a run of seconds
-    on 8 synthetic 64 px training images and 5 validation images."""
-    return _tiny_run_args
+    on 8 synthetic 64 px training images and 5 validation images, with light RoI heads."""
+
+    def tiny_run_args(output, epochs: int = 2, *extra: str) -> list[str]:
+        return _tiny_run_args(light_heads, output, epochs, *extra)
+
+    return tiny_run_args
 
 
 @pytest.fixture(scope="session")
-def one_step_run_args():
+def one_step_run_args(light_heads):
     """Like ``tiny_run_args``, with one optimiser step per epoch on a frozen body and one validation image:
     for tests of a run's life cycle (locks, kills, resumes), not of what it learns."""
 
     def one_step_run_args(output, epochs: int = 2, *extra: str) -> list[str]:
         one_step = ("--synthetic-train", "2", "--synthetic-val", "1", "--trainable-backbone-layers", "0")
         one_step += ("--optimizer", "sgd", "--momentum", "0")  # no optimiser state: small checkpoints
-        return _tiny_run_args(output, epochs, *one_step, *extra)
+        return _tiny_run_args(light_heads, output, epochs, *one_step, *extra)
 
     return one_step_run_args
