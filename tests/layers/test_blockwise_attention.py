@@ -91,16 +91,30 @@ def test_half_precision_gradients_are_close_to_float64():
 def test_block_on_the_blockwise_path_matches_the_materialised_block(
     tiny_blocks, blockwise_on_cpu, mode, channels, inter_channels
 ):
-    """No SDPA call at all: with SDPA restricted to a backend the CPU lacks, any call would raise."""
+    """Output and the gradients of the input and of every parameter, in float64 against the naive block
+    (explicit N x N softmax). No SDPA call at all: with SDPA restricted to a backend the CPU lacks, any
+    call would raise.
+
+    Both sides are float64 sums of at most a few hundred terms of order one, so they agree to ~1e-13;
+    1e-9 leaves room for summation order and still fails on any wrong term of the backward.
+    """
     torch.manual_seed(0)
     block = WeightedNonLocalBlock(channels, inter_channels=inter_channels, mode=mode, kv_stride=2).double()
     with torch.no_grad():
         block.gate.fill_(0.5)
     x = torch.randn(2, channels, 5, 6, dtype=torch.float64, requires_grad=True)
+    output_grad = torch.randn(2, channels, 5, 6, dtype=torch.float64)
     with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION]):
         actual = block(x)
-        actual.sum().backward()
-    torch.testing.assert_close(actual, naive_block_forward(block, x), rtol=1e-9, atol=1e-9)
+        actual.backward(output_grad)
+    parameters = [parameter for parameter in block.parameters() if parameter.requires_grad]
+    actual_grads = [x.grad, *(parameter.grad for parameter in parameters)]
+    expected = naive_block_forward(block, x)
+    expected_grads = torch.autograd.grad(expected, [x, *parameters], output_grad)
+    torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-9)
+    assert all(grad is not None and grad.abs().sum() > 0 for grad in actual_grads)
+    for got, want in zip(actual_grads, expected_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
 def test_compiled_wide_head_block_trains_like_eager(blockwise_on_cpu):
