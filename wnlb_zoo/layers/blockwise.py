@@ -3,9 +3,9 @@
 The wNLB's deep stages attend with one head as wide as C' (512 and 1,024 for ResNet-50's
 strides 16 and 32). PyTorch's flash and cuDNN attention kernels take head sizes up to
 :data:`FUSED_HEAD_LIMIT` only; wider heads run SDPA's memory-efficient kernel, which is slow at
-such widths (measured on an H200, bf16, 8 x 4,200 positions, head 512: forward+backward 24.8 ms,
-41 TFLOP/s, of which the backward is 22.8 ms). There the positions are few and the head is wide,
-which is what plain batched matrix products do well, so this module computes
+such widths, in its backward above all (docs/benchmarks.md, "The wide-head attention kernels").
+There the positions are few and the head is wide, which is what plain batched matrix products do
+well, so this module computes
 
     out_i = sum_j softmax_j(q_i . k_j) v_j        (no 1/sqrt(d) scale, as in the block)
 

@@ -205,8 +205,8 @@ def uses_blockwise(device: torch.device, head: int) -> bool:
     """Whether softmax attention with this head width runs :func:`blockwise_attention` on ``device``.
 
     On CUDA, SDPA has no flash or cuDNN kernel for heads over :data:`FUSED_HEAD_LIMIT` and its
-    memory-efficient kernel is slow there (forward+backward 24.8 ms per step at ResNet-50's
-    stride 16 on an H200); batched matrix products suit those few-position, wide-head shapes, given
+    memory-efficient kernel is slow there when training (docs/benchmarks.md, "The wide-head attention
+    kernels"); batched matrix products suit those few-position, wide-head shapes, given
     PyTorch's float32-output products of half-precision inputs (:data:`MIXED_PRECISION_BMM`). The
     CPU's flash kernel takes any width and ran faster than the blockwise path on one thread
     (docs/benchmarks.md).

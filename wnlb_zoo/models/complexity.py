@@ -6,11 +6,10 @@ size (the test suite counts all seven variants at 800x1333).
 
 Why ``meta``: FlopCounterMode counts an op only if it has a formula for it. On CPU tensors
 :func:`torch.nn.functional.scaled_dot_product_attention` runs the fused kernel
-``aten._scaled_dot_product_flash_attention_for_cpu``, which has no formula (torch 2.14): the
-count silently leaves out the attention products ``Q K^T`` and ``A V``, which dominate a wNLB at
-stride 4. On ``meta`` tensors the same call takes PyTorch's math path, whose two batched matmuls
-are counted exactly. ``tests/models/test_complexity.py`` checks the counts against a second,
-analytic count.
+``aten._scaled_dot_product_flash_attention_for_cpu``, which has no formula: the count silently
+leaves out the attention products ``Q K^T`` and ``A V``, which dominate a wNLB at stride 4. On
+``meta`` tensors the same call takes PyTorch's math path, whose two batched matmuls are counted
+exactly. ``tests/models/test_complexity.py`` checks the counts against a second, analytic count.
 
 Conventions: one MAC is one multiply-add (FlopCounterMode's FLOPs / 2); convolutions, linear
 layers and matrix products are counted, normalisation, activations, pooling and the softmax are
