@@ -11,7 +11,7 @@ COCO files:
   annotations whose box is then empty (width or height <= 0) are dropped and counted in
   ``num_degenerate_dropped``;
 - ``image_id`` is the image's COCO ``id``; ``area`` is the file's (the mask's pixel count where
-  it is missing);
+  it is missing, filled in when the file is read);
 - crowd regions are kept with ``iscrowd=1``: a training loop leaves them out of the loss and COCO
   evaluation uses them to ignore detections inside them.
 
@@ -153,10 +153,7 @@ class CocoInstances(Dataset):
             return empty_target(image_id, height, width)
         masks = np.stack([self._decode_mask(annotation) for annotation in annotations])
         boxes = [_clipped_box(annotation["bbox"], info) for annotation in annotations]
-        area = [
-            float(annotation["area"]) if "area" in annotation else float(mask.sum())
-            for annotation, mask in zip(annotations, masks, strict=True)
-        ]
+        area = [float(annotation["area"]) for annotation in annotations]  # filled in by _fill_optional_fields
         return {
             "boxes": torch.tensor(boxes, dtype=torch.float32),
             "labels": torch.tensor(
@@ -166,7 +163,7 @@ class CocoInstances(Dataset):
             "masks": torch.from_numpy(masks),
             "image_id": image_id,
             "area": torch.tensor(area, dtype=torch.float32),
-            "iscrowd": torch.tensor([annotation.get("iscrowd", 0) for annotation in annotations], dtype=torch.int64),
+            "iscrowd": torch.tensor([annotation["iscrowd"] for annotation in annotations], dtype=torch.int64),
         }
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
@@ -231,11 +228,11 @@ def _clipped_box(bbox: list[float], image_info: dict) -> list[float] | None:
 
 def _fill_optional_fields(coco: COCO) -> None:
     """Give every annotation the ``iscrowd`` and ``area`` that COCOeval requires (many exporters omit them):
-    not crowd, and the area of its segmentation (of its box when it has none)."""
+    not crowd, and the pixel count of its segmentation (which read_coco_instances requires of every annotation).
+
+    The annotations of ``coco.anns`` and ``coco.imgToAnns`` are these same dicts, so every lookup sees the fields.
+    """
     for annotation in coco.dataset["annotations"]:
         annotation.setdefault("iscrowd", 0)
         if "area" not in annotation:
-            if annotation.get("segmentation"):
-                annotation["area"] = float(mask_utils.area(coco.annToRLE(annotation)))
-            else:
-                annotation["area"] = float(annotation["bbox"][2] * annotation["bbox"][3])
+            annotation["area"] = float(mask_utils.area(coco.annToRLE(annotation)))
