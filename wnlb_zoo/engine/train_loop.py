@@ -88,9 +88,9 @@ def train_one_epoch(
             loss = sum(losses.values())
             # One host sync per step: every loss term, averaged over the ranks, in one transfer.
             values = torch.stack([loss.detach().float(), *(v.detach().float() for v in losses.values())])
-            host = mean_over_ranks(values, context).tolist()
-            if not all(math.isfinite(value) for value in host):
-                terms = ", ".join(f"{name}={value:.4g}" for name, value in zip(losses, host[1:], strict=True))
+            mean_losses = mean_over_ranks(values, context).tolist()
+            if not all(math.isfinite(value) for value in mean_losses):
+                terms = ", ".join(f"{name}={value:.4g}" for name, value in zip(losses, mean_losses[1:], strict=True))
                 raise NonFiniteLossError(
                     f"Non-finite loss at epoch {epoch}, step {index} (global step {step}): {terms}. "
                     "Training stopped before this update. Lower --lr, add --clip-grad, or use --amp bf16 "
@@ -105,7 +105,7 @@ def train_one_epoch(
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
-        for name, value in zip(("loss", *losses), host, strict=True):
+        for name, value in zip(("loss", *losses), mean_losses, strict=True):
             sums[name] = sums.get(name, 0.0) + value
         images_seen += len(images)
         rate = images_seen * context.world_size / (time.perf_counter() - start)

@@ -100,24 +100,24 @@ class _BlockwiseAttention(torch.autograd.Function):
         needs_query, needs_key, needs_value = ctx.needs_input_grad
         batch, queries, _ = query.shape
         rows = block_rows(batch, key.shape[1])
-        wide = log_sum_exp.dtype
+        scores_dtype = log_sum_exp.dtype
         with _without_autocast(query.device.type):
             grad_out = grad_out.to(value.dtype)
             # rowsum(do * out) = rowsum(do * (p v)) = rowsum(p * (do v^T)): the softmax backward's row term.
-            row_term = (grad_out.to(wide) * out.to(wide)).sum(dim=-1, keepdim=True)
+            row_term = (grad_out.to(scores_dtype) * out.to(scores_dtype)).sum(dim=-1, keepdim=True)
             grad_query = torch.empty_like(query) if needs_query else None
-            grad_key = torch.zeros(key.shape, dtype=wide, device=key.device) if needs_key else None
-            grad_value = torch.zeros(value.shape, dtype=wide, device=value.device) if needs_value else None
+            grad_key = torch.zeros(key.shape, dtype=scores_dtype, device=key.device) if needs_key else None
+            grad_value = torch.zeros(value.shape, dtype=scores_dtype, device=value.device) if needs_value else None
             for start in range(0, queries, rows):
                 block = slice(start, start + rows)
-                block_query, block_grad = query[:, block], grad_out[:, block]
+                block_query, block_grad_out = query[:, block], grad_out[:, block]
                 scores = _bmm_wide(block_query, key.transpose(1, 2))
                 probabilities = scores.sub_(log_sum_exp[:, block].unsqueeze(-1)).exp_()
                 if grad_value is not None:
-                    grad_value += _bmm_wide(probabilities.to(value.dtype).transpose(1, 2), block_grad)
+                    grad_value += _bmm_wide(probabilities.to(value.dtype).transpose(1, 2), block_grad_out)
                 if not (needs_query or needs_key):
                     continue
-                grad_probabilities = _bmm_wide(block_grad, value.transpose(1, 2))
+                grad_probabilities = _bmm_wide(block_grad_out, value.transpose(1, 2))
                 grad_scores = probabilities.mul_(grad_probabilities.sub_(row_term[:, block])).to(query.dtype)
                 if grad_query is not None:
                     grad_query[:, block] = torch.bmm(grad_scores, key)

@@ -253,9 +253,9 @@ def _dot_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) 
     The C' x C' product ``k^T v`` sums over every position, which overflows float16 at detection
     sizes (N = 67,200 at stride 4 of 800x1333), so it is formed in at least float32; it is tiny.
     """
-    wide = torch.promote_types(query.dtype, torch.float32)
-    summary = key.transpose(1, 2).to(wide) @ value.to(wide) / key.shape[1]
-    return (query.to(wide) @ summary).to(query.dtype)
+    sum_dtype = torch.promote_types(query.dtype, torch.float32)
+    summary = key.transpose(1, 2).to(sum_dtype) @ value.to(sum_dtype) / key.shape[1]
+    return (query.to(sum_dtype) @ summary).to(query.dtype)
 
 
 @torch.fx.wrap
@@ -273,10 +273,10 @@ def _concatenate_attention(query_score: torch.Tensor, key_score: torch.Tensor, v
 
     Exported graphs find the suffixes with :func:`_merged_suffix_starts` (ONNX has no searchsorted).
     """
-    wide = torch.promote_types(value.dtype, torch.float32)
+    sum_dtype = torch.promote_types(value.dtype, torch.float32)
     sorted_score, order = key_score.sort(dim=1)
-    sorted_value = value.gather(1, order.unsqueeze(-1).expand_as(value)).to(wide)
-    sorted_score, query_score = sorted_score.to(wide), query_score.to(wide)
+    sorted_value = value.gather(1, order.unsqueeze(-1).expand_as(value)).to(sum_dtype)
+    sorted_score, query_score = sorted_score.to(sum_dtype), query_score.to(sum_dtype)
     pad = sorted_value.new_zeros(value.shape[0], 1, value.shape[2])
     value_suffix = torch.cat([sorted_value.flip(1).cumsum(1).flip(1), pad], dim=1)
     weighted = sorted_score.unsqueeze(-1) * sorted_value
