@@ -7,7 +7,8 @@ What it writes:
 
 * ``docs/variants.md``: the variants table and one section per variant, from the timm registry and
   the weights manifest through :mod:`wnlb_zoo.models.catalogue` (the source ``wnlb-zoo list`` and
-  ``wnlb-zoo info`` print from too), so the page cannot drift from the code;
+  ``wnlb-zoo info`` print from too), so the page cannot drift from the code; a variant measured by
+  a published comparison (``docs/results/*/``, :mod:`wnlb_zoo.compare.measured`) shows that AP;
 * ``docs/images/lowlight/scene_*.png`` and ``docs/snippets/lowlight_examples.md``: before/after
   pictures of the low-light synthesis on ``SyntheticDarkScenes(darken=False)``, and the table of
   the parameters drawn for each;
@@ -27,12 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
 from wnlb_zoo.benchmark.figures import draw_layer_memory, draw_training_speed, layer_memory_points
+from wnlb_zoo.compare.measured import Measurement, measurements_by_variant, published_results
 from wnlb_zoo.data import LowLightParams, SyntheticDarkScenes, read_image, synthesize_low_light, write_image
 from wnlb_zoo.models.catalogue import COUNT_SIZES, MAC_COUNTER, VariantFacts, loading_code, size_label, zoo_facts
 from wnlb_zoo.weights.model_card import CITATION
@@ -78,8 +80,14 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
-def render_variants_page(facts: Sequence[VariantFacts]) -> str:
-    """The variants page: the table of every weight, how its numbers are made, one section per variant."""
+def render_variants_page(
+    facts: Sequence[VariantFacts], measurements: Mapping[str, Sequence[Measurement]] | None = None
+) -> str:
+    """The variants page: the table of every weight, how its numbers are made, one section per variant.
+
+    ``measurements``: AP measured by comparisons, by variant; a variant without any shows none.
+    """
+    measurements = measurements or {}
     weights = [weight for variant in facts for weight in variant.weights]
     sizes = " and ".join(size_label(size) for size in COUNT_SIZES)
     parts = [
@@ -99,6 +107,14 @@ def render_variants_page(facts: Sequence[VariantFacts]) -> str:
             "network beyond the package registries, no labelled dark data set), so no such weight exists yet. The "
             "*Box / mask AP* column fills in from `weights_manifest/` as weights are published "
             "([Weights](weights.md)).\n"
+        )
+    measured = [variant.name for variant in facts if measurements.get(variant.name)]
+    if measured:
+        names = ", ".join(f"[`{name}`](#{name})" for name in measured)
+        parts.append(
+            f"Measured by this project's comparisons ([Results](results.md)): {names}; their sections show the AP, "
+            "the data, recipe, seeds and device it was measured with. These are trained from scratch by "
+            "`wnlb-zoo compare`, not published weights.\n"
         )
     rows = []
     for variant in facts:
@@ -129,11 +145,11 @@ def render_variants_page(facts: Sequence[VariantFacts]) -> str:
         "publishers state; the training data's own terms apply as well.\n"
     )
     for variant in facts:
-        parts.append(_variant_section(variant))
+        parts.append(_variant_section(variant, measurements.get(variant.name, ())))
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _variant_section(variant: VariantFacts) -> str:
+def _variant_section(variant: VariantFacts, measurements: Sequence[Measurement]) -> str:
     facts_rows = [[header, value] for header, value in variant.cells().items()]
     facts_rows.append(["features_only out_indices", f"`{variant.out_indices}`"])
     lines = [f"## {variant.name}\n", f"{variant.description}\n", markdown_table(["", ""], facts_rows) + "\n"]
@@ -150,6 +166,10 @@ def _variant_section(variant: VariantFacts) -> str:
         lines.append(markdown_table(headers, rows) + "\n")
     else:
         lines.append("None.\n")
+    for measurement in measurements:
+        source = "[`wnlb-zoo compare`](results.md)"
+        lines.append(f"**Measured AP** (%, mean ± std over seeds; {source}): {measurement.provenance()}\n")
+        lines.append(markdown_table(*measurement.table()) + "\n")
     lines += ["**Load it**\n", "```python\n" + loading_code(variant.name, variant.out_indices) + "```\n"]
     return "\n".join(lines)
 
@@ -267,10 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated page is stale")
     args = parser.parse_args(argv)
 
+    facts = zoo_facts()
     pictures, snippet = lowlight_examples()
     figures, figure_snippets = benchmark_figures()
     pages = {
-        VARIANTS_PAGE: render_variants_page(zoo_facts()),
+        VARIANTS_PAGE: render_variants_page(
+            facts, measurements_by_variant(published_results(), [variant.name for variant in facts])
+        ),
         LOWLIGHT_SNIPPET: snippet,
         CITATION_SNIPPET: CITATION + "\n",
         **figure_snippets,

@@ -3,15 +3,20 @@
 Prints the variant's row of the documentation's variants table (base network, wNLB stages and mode,
 parameters, GMACs at 400x600 and 800x1333 with the attention counted, feature channels and strides),
 its wNLB blocks one by one, its pretrained weights (training data, low-light AP, sha256, licence,
-source) and the code that loads it as a backbone and in a Mask R-CNN. An unknown name is answered
-with the closest existing ones.
+source), the AP measured of it by comparisons (data set, recipe, seeds, device, date; the published
+ones of docs/results.md, and any --results folder of your own `wnlb-zoo compare` runs; nothing
+where it was not measured) and the code that loads it as a backbone and in a Mask R-CNN. An
+unknown name is answered with the closest existing ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import textwrap
+from collections.abc import Sequence
 
+from ..compare.measured import Measurement, measurements_by_variant, published_results
 from ..models.catalogue import (
     MAC_COUNTER,
     VariantFacts,
@@ -32,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL[.TAG]", help="a variant (wnlb_resnet50) or one of its weights")
+    parser.add_argument(
+        "--results",
+        metavar="FOLDER",
+        action="append",
+        default=[],
+        help="a `wnlb-zoo compare` output folder to show measured AP from as well (repeatable)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     weights = [weight.name for weight in weight_facts(architecture)]
     if tag and args.model not in weights:
         raise ValueError(unknown_name_message(args.model, weights))
-    print(render_info(variant_facts(architecture), tag or None))
+    measured = measurements_by_variant([*published_results(), *args.results], [architecture])
+    print(render_info(variant_facts(architecture), tag or None, measured.get(architecture, [])))
     return 0
 
 
@@ -55,8 +68,12 @@ def unknown_name_message(name: str, candidates: list[str]) -> str:
     return f"Unknown model {name!r}. Known: {', '.join(sorted(untagged))}."
 
 
-def render_info(facts: VariantFacts, tag: str | None = None) -> str:
-    """The text ``wnlb-zoo info`` prints for a variant (``tag``: the weight to load, else the default)."""
+def render_info(facts: VariantFacts, tag: str | None = None, measurements: Sequence[Measurement] = ()) -> str:
+    """The text ``wnlb-zoo info`` prints for a variant (``tag``: the weight to load, else the default).
+
+    ``measurements``: AP measured of the variant by comparisons, shown after the weights (no
+    section without any).
+    """
     lines = [f"{facts.name}: {facts.description}", ""]
     width = max(len(header) for header in facts.cells())
     lines += [f"{header:<{width}}  {value}" for header, value in facts.cells().items()]
@@ -75,6 +92,10 @@ def render_info(facts: VariantFacts, tag: str | None = None) -> str:
         lines.append("none")
     if not any(weight.published for weight in facts.weights):
         lines.append("No low-light weights of this variant are published yet; the tags start from ImageNet weights.")
+    for measurement in measurements:
+        headers, rows = measurement.table()
+        lines += ["", *textwrap.wrap(f"Measured AP (%, mean ± std over seeds) from {measurement.provenance()}", 110)]
+        lines.append(format_table(headers, rows))
     name = f"{facts.name}.{tag}" if tag else facts.name
     lines += ["", f"Load {name}:", "", loading_code(name, facts.out_indices)]
     return "\n".join(lines).rstrip() + "\n"

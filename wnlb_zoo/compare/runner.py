@@ -40,6 +40,7 @@ from .summary import summarize, write_summary
 from .worker import run_cell
 
 RESULTS_FILE = "results.jsonl"
+STUDY_FILE = "study.json"
 
 
 class StudyIncompleteError(RuntimeError):
@@ -102,7 +103,7 @@ def run_study(
     for configuration in study.configurations:  # before anything runs: a typo costs seconds
         check_model_name(configuration.backbone)
     statuses = cell_statuses(study, output)
-    write_text_atomically(output / "study.json", json.dumps(describe(study), indent=2) + "\n")
+    write_text_atomically(output / STUDY_FILE, json.dumps(describe(study), indent=2) + "\n")
     pending = [status for status in statuses if status.state != "finished"]
     print(f"{len(statuses) - len(pending)} of {len(statuses)} cells finished; running {len(pending)}.", flush=True)
     command = list(sys.argv if command is None else command)

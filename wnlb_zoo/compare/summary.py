@@ -101,9 +101,9 @@ def markdown_table(rows: Sequence[SummaryRow], baseline: str, axis_title: str | 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for row in rows:
         cells = [row.label, *([point_text(row.point)] if axis_title else []), str(len(row.seeds))]
-        cells += [_spread_text(row.ap[name]) for name, _ in AP_KINDS]
-        cells += ["-" if row.label == baseline else _gain_text(row.gain[name]) for name, _ in AP_KINDS]
-        cells += [_spread_text(row.img_per_s, digits=2), _ratio_text(row.speed_vs_baseline)]
+        cells += [spread_text(row.ap[name]) for name, _ in AP_KINDS]
+        cells += ["-" if row.label == baseline else gain_text(row.gain[name]) for name, _ in AP_KINDS]
+        cells += [spread_text(row.img_per_s, digits=2), _ratio_text(row.speed_vs_baseline)]
         cells.append(f"{row.peak_memory_mib:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -138,13 +138,15 @@ def write_summary(rows: Sequence[SummaryRow], output: Path, baseline: str, axis_
     write_text_atomically(output / "summary.csv", csv_table(rows))
 
 
-def _spread_text(value: Spread | None, digits: int = 1) -> str:
+def spread_text(value: Spread | None, digits: int = 1) -> str:
+    """``'3.2 ± 0.8'``: mean and sample standard deviation (just the mean for one value; ``-`` for none)."""
     if value is None:
         return "-"
     return f"{value.mean:.{digits}f}" + ("" if value.std is None else f" ± {value.std:.{digits}f}")
 
 
-def _gain_text(gain: PairedDifference | None) -> str:
+def gain_text(gain: PairedDifference | None) -> str:
+    """``'+1.9 [+1.1, +2.8]'``: a mean paired difference and its interval (``-`` for none)."""
     if gain is None:
         return "-"
     interval = "" if gain.low is None else f" [{gain.low:+.1f}, {gain.high:+.1f}]"
