@@ -34,9 +34,17 @@ from pathlib import Path
 import torch
 
 from wnlb_zoo.benchmark.figures import draw_layer_memory, draw_training_speed, layer_memory_points
+from wnlb_zoo.cli.catalogue_cells import (
+    block_cells,
+    loading_code,
+    size_label,
+    variant_cells,
+    weight_cells,
+    weight_label,
+)
 from wnlb_zoo.compare.measured import Measurement, measurements_by_variant, published_results
 from wnlb_zoo.data import LowLightParams, SyntheticDarkScenes, read_image, synthesize_low_light, write_image
-from wnlb_zoo.models.catalogue import COUNT_SIZES, MAC_COUNTER, VariantFacts, loading_code, size_label, zoo_facts
+from wnlb_zoo.models.catalogue import COUNT_SIZES, MAC_COUNTER, VariantFacts, zoo_facts
 from wnlb_zoo.weights.model_card import CITATION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,10 +128,10 @@ def render_variants_page(
     for variant in facts:
         for weight in variant.weights or ():
             name = f"[`{weight.name}`](#{variant.name})" + (" (default)" if weight.default else "")
-            rows.append([name, *variant.cells().values(), *weight.cells().values()])
+            rows.append([name, *variant_cells(variant).values(), *weight_cells(weight).values()])
         if not variant.weights:
-            rows.append([f"[`{variant.name}`](#{variant.name})", *variant.cells().values(), "-", "-", "-", "-"])
-    headers = ["Weights", *facts[0].cells(), *facts[0].weights[0].cells()]
+            rows.append([f"[`{variant.name}`](#{variant.name})", *variant_cells(variant).values(), "-", "-", "-", "-"])
+    headers = ["Weights", *variant_cells(facts[0]), *weight_cells(facts[0].weights[0])]
     parts += ["## All weights\n", markdown_table(headers, rows) + "\n"]
     parts.append(
         "How the numbers are made (`python scripts/generate_docs.py`; a test fails when this page is stale):\n\n"
@@ -150,19 +158,22 @@ def render_variants_page(
 
 
 def _variant_section(variant: VariantFacts, measurements: Sequence[Measurement]) -> str:
-    facts_rows = [[header, value] for header, value in variant.cells().items()]
+    facts_rows = [[header, value] for header, value in variant_cells(variant).items()]
     facts_rows.append(["features_only out_indices", f"`{variant.out_indices}`"])
     lines = [f"## {variant.name}\n", f"{variant.description}\n", markdown_table(["", ""], facts_rows) + "\n"]
     lines.append("**wNLB blocks** (MACs of the block: its 1x1 projections and its attention)\n")
     if variant.blocks:
-        cells = [block.cells() for block in variant.blocks]
+        cells = [block_cells(block) for block in variant.blocks]
         lines.append(markdown_table(list(cells[0]), [list(row.values()) for row in cells]) + "\n")
     else:
         lines.append("None.\n")
     lines.append("**Pretrained weights**\n")
     if variant.weights:
-        headers = ["Weights", *variant.weights[0].cells(), "Source"]
-        rows = [[f"`{weight.label}`", *weight.cells().values(), f"`{weight.source}`"] for weight in variant.weights]
+        headers = ["Weights", *weight_cells(variant.weights[0]), "Source"]
+        rows = [
+            [f"`{weight_label(weight)}`", *weight_cells(weight).values(), f"`{weight.source}`"]
+            for weight in variant.weights
+        ]
         lines.append(markdown_table(headers, rows) + "\n")
     else:
         lines.append("None.\n")

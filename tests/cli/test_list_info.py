@@ -9,6 +9,7 @@ import pytest
 import timm
 
 from wnlb_zoo.cli import list_models
+from wnlb_zoo.cli.catalogue_cells import variant_cells
 from wnlb_zoo.cli.main import main
 from wnlb_zoo.models.catalogue import MAC_COUNTER, variant_facts
 from wnlb_zoo.weights import Evaluation, WeightRecord, write_record
@@ -60,7 +61,7 @@ def test_info_prints_the_facts_and_how_to_load(capsys):
     assert main(["info", "wnlb_resnet18.tv_in1k"]) == 0
     out = capsys.readouterr().out
     facts = variant_facts("wnlb_resnet18")
-    for header, value in facts.cells().items():
+    for header, value in variant_cells(facts).items():
         assert f"{header}  " in out and value in out
     assert out.count(" embedded ") == 4  # one row per block
     assert "wnlb_resnet18.tv_in1k            ImageNet-1k" in out and "bsd-3-clause" in out

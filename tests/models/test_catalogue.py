@@ -4,7 +4,8 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from wnlb_zoo.models.catalogue import loading_code, variant_facts, weight_facts
+from wnlb_zoo.cli.catalogue_cells import loading_code, weight_cells, wnlb_summary
+from wnlb_zoo.models.catalogue import variant_facts, weight_facts
 
 
 def test_base_tags_carry_timms_training_data_source_and_licence():
@@ -16,7 +17,10 @@ def test_base_tags_carry_timms_training_data_source_and_licence():
     assert default.source == "timm/convnext_base.fb_in22k_ft_in1k"
     assert default.license == timm.models.get_pretrained_cfg("convnext_base.fb_in22k_ft_in1k").license
     assert default.sha256 is None and default.evaluations == ()
-    assert default.cells()["sha256"] == "-" and default.cells()["Training data"] == "ImageNet-22k -> ImageNet-1k"
+    assert (
+        weight_cells(default)["sha256"] == "-"
+        and weight_cells(default)["Training data"] == "ImageNet-22k -> ImageNet-1k"
+    )
 
 
 def test_convnext_facts_name_every_block_and_level():
@@ -31,7 +35,7 @@ def test_convnext_facts_name_every_block_and_level():
         (15000, 66600), (3750, 16600), (925, 4150), (216, 1025),
     ]  # fmt: skip
     assert sum(block.macs[1] for block in facts.blocks) == facts.wnlb_macs[1]
-    assert facts.wnlb_summary() == "stages 1-4, embedded"
+    assert wnlb_summary(facts) == "stages 1-4, embedded"
 
 
 def test_loading_code_runs_offline_from_a_mirror(tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ Without ``--pretrained``: one row per variant (``timm.list_models('wnlb_*')``) w
 network, wNLB blocks, parameters, GMACs and feature pyramid. With ``--pretrained``: one row per
 weight (``timm.list_pretrained('wnlb_*')``) with its training data, low-light AP, sha256 and
 licence. These are the facts of the documentation's variants page, from the same source
-(:mod:`wnlb_zoo.models.catalogue`). ``wnlb-zoo info MODEL`` shows one variant in full.
+(:mod:`wnlb_zoo.models.catalogue`, shown through :mod:`wnlb_zoo.cli.catalogue_cells`).
+``wnlb-zoo info MODEL`` shows one variant in full.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 
 from ..models.catalogue import MAC_COUNTER, WeightFacts, variant_names, weight_facts, zoo_facts
+from .catalogue_cells import variant_cells, variant_json, weight_cells, weight_json, weight_label
 from .text_table import format_table
 
 
@@ -39,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
 def _print_variants(as_json: bool) -> None:
     facts = zoo_facts()
     if as_json:
-        print(json.dumps([variant.to_json() for variant in facts], indent=2))
+        print(json.dumps([variant_json(variant) for variant in facts], indent=2))
         return
-    headers = ["Model", *facts[0].cells(), "Default weights"]
-    rows = [[variant.name, *variant.cells().values(), _default_tag(variant.weights)] for variant in facts]
+    headers = ["Model", *variant_cells(facts[0]), "Default weights"]
+    rows = [[variant.name, *variant_cells(variant).values(), _default_tag(variant.weights)] for variant in facts]
     print(format_table(headers, rows))
     print(f"\nMACs of one image through the features_only backbone, attention included ({MAC_COUNTER}).")
     print("wnlb-zoo info MODEL: one variant in full; wnlb-zoo list --pretrained: the weights.")
@@ -51,10 +53,10 @@ def _print_variants(as_json: bool) -> None:
 def _print_weights(as_json: bool) -> None:
     weights = [weight for name in variant_names() for weight in weight_facts(name)]
     if as_json:
-        print(json.dumps([weight.to_json() for weight in weights], indent=2))
+        print(json.dumps([weight_json(weight) for weight in weights], indent=2))
         return
-    headers = ["Weights", *weights[0].cells(), "Source"]
-    rows = [[weight.label, *weight.cells().values(), weight.source] for weight in weights]
+    headers = ["Weights", *weight_cells(weights[0]), "Source"]
+    rows = [[weight_label(weight), *weight_cells(weight).values(), weight.source] for weight in weights]
     print(format_table(headers, rows))
     if not any(weight.published for weight in weights):
         print(

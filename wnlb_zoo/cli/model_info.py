@@ -17,15 +17,8 @@ import textwrap
 from collections.abc import Sequence
 
 from ..compare.measured import Measurement, measurements_by_variant, published_results
-from ..models.catalogue import (
-    MAC_COUNTER,
-    VariantFacts,
-    loading_code,
-    variant_facts,
-    variant_names,
-    weight_facts,
-    weight_names,
-)
+from ..models.catalogue import MAC_COUNTER, VariantFacts, variant_facts, variant_names, weight_facts, weight_names
+from .catalogue_cells import block_cells, loading_code, variant_cells, weight_cells, weight_label
 from .text_table import format_table
 
 
@@ -75,18 +68,19 @@ def render_info(facts: VariantFacts, tag: str | None = None, measurements: Seque
     section without any).
     """
     lines = [f"{facts.name}: {facts.description}", ""]
-    width = max(len(header) for header in facts.cells())
-    lines += [f"{header:<{width}}  {value}" for header, value in facts.cells().items()]
+    cells = variant_cells(facts)
+    width = max(len(header) for header in cells)
+    lines += [f"{header:<{width}}  {value}" for header, value in cells.items()]
     lines += ["", f"MACs: one image, attention products included, counted by {MAC_COUNTER}.", "", "wNLB blocks:"]
     if facts.blocks:
-        block_cells = [block.cells() for block in facts.blocks]
-        lines.append(format_table(list(block_cells[0]), [list(cells.values()) for cells in block_cells]))
+        rows = [block_cells(block) for block in facts.blocks]
+        lines.append(format_table(list(rows[0]), [list(row.values()) for row in rows]))
     else:
         lines.append("none")
     lines += ["", "Pretrained weights:"]
     if facts.weights:
-        headers = ["Weights", *facts.weights[0].cells(), "Source"]
-        rows = [[weight.label, *weight.cells().values(), weight.source] for weight in facts.weights]
+        headers = ["Weights", *weight_cells(facts.weights[0]), "Source"]
+        rows = [[weight_label(weight), *weight_cells(weight).values(), weight.source] for weight in facts.weights]
         lines.append(format_table(headers, rows))
     else:
         lines.append("none")

@@ -5,8 +5,9 @@ blocks, feature pyramid), its cost (parameters, and MACs at the two usual detect
 with the attention products counted, see :mod:`.complexity`) and its pretrained weights (tags,
 training data, low-light AP, sha256, licence). Published weights come from the weights manifest;
 the base ImageNet tags from timm's pretrained cfgs. The docs' variants page
-(``scripts/generate_docs.py``) and ``wnlb-zoo list`` / ``wnlb-zoo info`` all render these facts,
-through the same table cells, so the three cannot drift apart.
+(``scripts/generate_docs.py``) and ``wnlb-zoo list`` / ``wnlb-zoo info`` all show these facts,
+through the same table cells (:mod:`wnlb_zoo.cli.catalogue_cells`), so the three cannot drift apart.
+Gathering is here; how the facts are shown is there.
 """
 
 from __future__ import annotations
@@ -33,14 +34,7 @@ COUNT_SIZES: tuple[tuple[int, int], ...] = ((400, 600), (800, 1333))
 #: The counter the MACs come from, named wherever they are shown.
 MAC_COUNTER = "torch.utils.flop_counter.FlopCounterMode (meta device)"
 
-#: Strides of the stage outputs (stage k: 2 ** (k + 1)), the maps a detection pyramid takes.
-
 _IMAGENET = {"in1k": "ImageNet-1k", "in12k": "ImageNet-12k", "in21k": "ImageNet-21k", "in22k": "ImageNet-22k"}
-
-
-def size_label(size: tuple[int, int]) -> str:
-    """``(400, 600)`` -> ``'400x600'`` (height x width)."""
-    return f"{size[0]}x{size[1]}"
 
 
 @dataclass(frozen=True)
@@ -65,20 +59,6 @@ class BlockFacts:
     kv_stride: int
     positions: tuple[int, ...]
     macs: tuple[int, ...]
-
-    def cells(self) -> dict[str, str]:
-        """The block's row of a variant's block table: place, widths, and positions and GMACs per input size."""
-        cells = {
-            "Stage": str(self.stage),
-            "Stride": str(self.stride),
-            "C": str(self.channels),
-            "C'": str(self.inter_channels),
-            "Mode": self.mode + (f" kv/{self.kv_stride}" if self.kv_stride > 1 else ""),
-        }
-        for size, positions, macs in zip(COUNT_SIZES, self.positions, self.macs, strict=True):
-            cells[f"Positions {size_label(size)}"] = f"{positions:,}"
-            cells[f"GMACs {size_label(size)}"] = f"{macs / 1e9:.2f}"
-        return cells
 
 
 @dataclass(frozen=True)
@@ -106,38 +86,6 @@ class WeightFacts:
     recipe: str
     notes: str
 
-    @property
-    def label(self) -> str:
-        """``name``, marked ``(default)`` for the tag ``pretrained=True`` loads without a tag."""
-        return self.name + (" (default)" if self.default else "")
-
-    def cells(self) -> dict[str, str]:
-        """The weight's columns of the variants table."""
-        return {
-            "Training data": " -> ".join(self.training_data),
-            "Box / mask AP": ap_cell(self.evaluations[0]) if self.evaluations else "-",
-            "sha256": self.sha256[:8] if self.sha256 else "-",
-            "Licence": self.license or "not stated",
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        """The weight as a JSON object (``wnlb-zoo list --pretrained --json``)."""
-        return {
-            "name": self.name,
-            "architecture": self.architecture,
-            "tag": self.tag,
-            "default": self.default,
-            "published": self.published,
-            "training_data": list(self.training_data),
-            "source": self.source,
-            "base_weights": self.base_weights,
-            "evaluations": [vars(evaluation) for evaluation in self.evaluations],
-            "sha256": self.sha256,
-            "license": self.license,
-            "recipe": self.recipe,
-            "notes": self.notes,
-        }
-
 
 @dataclass(frozen=True)
 class VariantFacts:
@@ -164,62 +112,6 @@ class VariantFacts:
     def out_indices(self) -> tuple[int, ...]:
         """``features_only`` indices of the stride 4..32 maps (what a detection pyramid takes)."""
         return tuple(level.index for level in self.features)
-
-    def wnlb_summary(self) -> str:
-        """``'stages 1-4, embedded'``: which stages end in a block, and the block's settings."""
-        if not self.blocks:
-            return "none"
-        stages = _ranges([block.stage for block in self.blocks])
-        strides = [block.kv_stride for block in self.blocks]
-        if len(set(strides)) > 1:  # per-stage strides (the keys16 / keys32 presets): one list, stage by stage
-            modes = sorted({block.mode for block in self.blocks})
-            return f"stages {stages}, {', '.join(modes)} kv/{'/'.join(map(str, strides))}"
-        settings = sorted({(block.mode, block.kv_stride) for block in self.blocks})
-        modes = ", ".join(mode + (f" kv/{stride}" if stride > 1 else "") for mode, stride in settings)
-        return f"stages {stages}, {modes}"
-
-    def cells(self) -> dict[str, str]:
-        """The variant's (architecture and cost) columns of the variants table."""
-        cells = {
-            "Base": self.base_architecture,
-            "wNLB": self.wnlb_summary(),
-            "Params M (in wNLB)": f"{self.params / 1e6:.1f} ({self.wnlb_params / 1e6:.1f})",
-        }
-        for size, macs, wnlb in zip(COUNT_SIZES, self.macs, self.wnlb_macs, strict=True):
-            cells[f"GMACs {size_label(size)} (in wNLB)"] = f"{macs / 1e9:.1f} ({wnlb / 1e9:.1f})"
-        cells["Features C@stride"] = ", ".join(f"{level.channels}@{level.stride}" for level in self.features)
-        return cells
-
-    def to_json(self) -> dict[str, Any]:
-        """The variant as a JSON object (``wnlb-zoo list --json``); MACs per input size ``HxW``."""
-        labels = [size_label(size) for size in COUNT_SIZES]
-        return {
-            "name": self.name,
-            "description": self.description,
-            "base_architecture": self.base_architecture,
-            "params": self.params,
-            "wnlb_params": self.wnlb_params,
-            "macs": dict(zip(labels, self.macs, strict=True)),
-            "wnlb_macs": dict(zip(labels, self.wnlb_macs, strict=True)),
-            "mac_counter": MAC_COUNTER,
-            "features": [vars(level) for level in self.features],
-            "out_indices": list(self.out_indices),
-            "wnlb_blocks": [
-                {
-                    **vars(block),
-                    "positions": dict(zip(labels, block.positions, strict=True)),
-                    "macs": dict(zip(labels, block.macs, strict=True)),
-                }
-                for block in self.blocks
-            ],
-            "weights": [weight.to_json() for weight in self.weights],
-        }
-
-
-def ap_cell(evaluation: Evaluation) -> str:
-    """``'38.2 / 33.1 (LIS test)'``: box and mask AP of one evaluation, with its data."""
-    mask = f"{evaluation.mask_ap:.1f}" if evaluation.mask_ap is not None else "-"
-    return f"{evaluation.box_ap:.1f} / {mask} ({evaluation.dataset} {evaluation.split})"
 
 
 def variant_names() -> list[str]:
@@ -283,33 +175,6 @@ def variant_facts(name: str) -> VariantFacts:
 def zoo_facts() -> list[VariantFacts]:
     """The facts of every registered variant, in ``variant_names()`` order."""
     return [variant_facts(name) for name in variant_names()]
-
-
-def loading_code(name: str, out_indices: tuple[int, ...]) -> str:
-    """Python that loads ``name`` (``architecture`` or ``architecture.tag``) as a backbone and in a Mask R-CNN."""
-    backbone = _call(
-        "backbone = timm.create_model", f'"{name}", pretrained=True, features_only=True, out_indices={out_indices}'
-    )
-    return (
-        "import timm\n"
-        "import wnlb_zoo  # registers the wnlb_* models with timm\n"
-        "from wnlb_zoo.detection import maskrcnn\n"
-        "\n"
-        "# feature maps at strides 4, 8, 16, 32; pretrained=True needs the weight file (see the Weights page)\n"
-        f"{backbone}\n"
-        "# Mask R-CNN + FPN on it, e.g. for LIS: 8 classes + background\n"
-        f'detector = maskrcnn("{name}", num_classes=9, backbone_pretrained=True)\n'
-    )
-
-
-#: The line length of the project's formatter (ruff), which the docs' code blocks are held to as well.
-_LINE_LENGTH = 120
-
-
-def _call(prefix: str, arguments: str) -> str:
-    """``prefix(arguments)`` on one line, or as the formatter splits it when that line is too long."""
-    line = f"{prefix}({arguments})"
-    return line if len(line) <= _LINE_LENGTH else f"{prefix}(\n    {arguments}\n)"
 
 
 def _weight(architecture: str, tag: str, cfg: dict[str, Any], default_tag: str | None) -> WeightFacts:
@@ -377,14 +242,3 @@ def _block(
         positions=tuple(height * width for height, width in shapes),
         macs=tuple(macs),
     )
-
-
-def _ranges(numbers: list[int]) -> str:
-    """``[1, 2, 3, 4]`` -> ``'1-4'``, ``[1, 3, 4]`` -> ``'1, 3-4'``."""
-    runs: list[list[int]] = []
-    for number in sorted(numbers):
-        if runs and number == runs[-1][-1] + 1:
-            runs[-1].append(number)
-        else:
-            runs.append([number])
-    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
