@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 
 import pytest
 import torch
@@ -38,11 +39,12 @@ def test_a_record_naming_an_option_the_engine_lacks_is_refused():
         config_from_json({**config_to_json(FinetuneConfig()), "no_such_option": 1})
 
 
-def test_a_resumed_run_keeps_its_own_settings_but_the_resumable_options(capsys):
+def test_a_resumed_run_keeps_its_own_settings_but_the_resumable_options(caplog):
     running = FinetuneConfig(backbone="resnet18", lr_steps=(2,), seed=3, epochs=2)
     recorded = config_to_json(dataclasses.replace(running, data=DataSettings(val_split_sha256="cd" * 32)))
     given = FinetuneConfig(backbone="wnlb_resnet50", epochs=5, workers=0, output="elsewhere", resume="auto")
-    resumed = resumed_config(given, recorded, MAIN)
+    with caplog.at_level(logging.INFO, logger="wnlb_zoo"):
+        resumed = resumed_config(given, recorded, MAIN)
     assert (resumed.backbone, resumed.lr_steps, resumed.seed, resumed.data.val_split_sha256) == (
         "resnet18",
         (2,),
@@ -52,4 +54,4 @@ def test_a_resumed_run_keeps_its_own_settings_but_the_resumable_options(capsys):
     assert {name: getattr(resumed, name) for name in RESUMABLE_OPTIONS} == {
         name: getattr(given, name) for name in RESUMABLE_OPTIONS
     }
-    assert "ignoring the differing option(s): backbone" in capsys.readouterr().out
+    assert "ignoring the differing option(s): backbone" in caplog.text

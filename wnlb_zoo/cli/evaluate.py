@@ -24,7 +24,7 @@ from ..engine.checkpoint import ACCEPTED_CHECKPOINTS, load_detector, load_run_co
 from ..engine.data_sources import DataSettings, build_data
 from ..engine.distributed import setup_distributed, teardown_distributed
 from ..engine.evaluation import evaluate
-from ..engine.report import print_ap_table
+from ..engine.report import ap_table_text
 from .dataset_options import add_dataset_options, data_settings
 from .output_paths import writable_file
 from .resize_options import add_resize_options, resize_overrides
@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if context.is_main:
             resizing = {"min_size": spec.min_size, "max_size": spec.max_size, "interpolation": spec.interpolation}
-            print_ap_table(metrics, title=f"{checkpoint} on {_describe(settings)}, {_describe_resizing(resizing)}")
+            title = f"{checkpoint} on {_describe(settings)}, {_describe_resizing(resizing)}"
+            print(ap_table_text(metrics, title=title))
             record = {**metrics, "checkpoint": str(checkpoint), "data": dataclasses.asdict(settings), **resizing}
             output.write_text(json.dumps(record, indent=2))
             print(f"Metrics written to {output}")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..console import log_to_console
 from ..detection import DetectorWeightsError
 from ..engine import CheckpointError, NonFiniteLossError, TrainingInterrupted
 from ..models import CheckpointMismatchError
@@ -55,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     A command interrupted with Ctrl-C exits with 130 after one line; a command that can say what
     its interruption kept (``finetune``: the last intact checkpoint) raises a ``KeyboardInterrupt``
-    whose message says so.
+    whose message says so. The package's log messages (a run's progress) are printed to the console.
     """
+    log_to_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..console import log_to_console
 from ..engine import config_to_json
 from ..models import check_model_name
 from .atomic import write_text_atomically
@@ -38,6 +40,8 @@ from .plots import write_plots
 from .study import Cell, Study, cell_folder_path
 from .summary import summarize, write_summary
 from .worker import run_cell
+
+_logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 STUDY_FILE = "study.json"
@@ -105,7 +109,7 @@ def run_study(
     statuses = cell_statuses(study, output)
     write_text_atomically(output / STUDY_FILE, json.dumps(describe(study), indent=2) + "\n")
     pending = [status for status in statuses if status.state != "finished"]
-    print(f"{len(statuses) - len(pending)} of {len(statuses)} cells finished; running {len(pending)}.", flush=True)
+    _logger.info("%d of %d cells finished; running %d.", len(statuses) - len(pending), len(statuses), len(pending))
     command = list(sys.argv if command is None else command)
     failed = _run_cells(study, output, pending, list(devices), command, lambda: write_results(statuses, output))
     records = write_results(statuses, output)
@@ -169,7 +173,7 @@ def _run_cells(
                 running[slot] = (status, _start(study, output, status, devices[slot], command), time.perf_counter())
                 where = f" on {devices[slot]}" if devices[slot] else ""
                 resumed = " (resuming its killed run)" if status.state == "partial" else ""
-                print(f"[{done + len(running)}/{total}] {status.cell.key}{where}{resumed}", flush=True)
+                _logger.info("[%d/%d] %s%s%s", done + len(running), total, status.cell.key, where, resumed)
             time.sleep(0.2)
             for slot, (status, process, started) in list(running.items()):
                 if process.poll() is None:
@@ -180,14 +184,15 @@ def _run_cells(
                 record = status.folder.read_result() if process.returncode == 0 else None
                 if record is None:
                     failed.append(status)
-                    print(f"  {status.cell.key} failed (exit {process.returncode}): see {status.folder.log_file}")
+                    log_file = status.folder.log_file
+                    _logger.info("  %s failed (exit %s): see %s", status.cell.key, process.returncode, log_file)
                     continue
                 final = record["final"]
-                print(
-                    f"  {status.cell.key}: box AP {_percent(final['bbox']['AP'])}, mask AP "
-                    f"{_percent(final['segm']['AP'])}, {record['train_img_per_s']:.2f} img/s, {seconds:.0f} s",
-                    flush=True,
-                )
+                _logger.info(
+                    "  %s: box AP %s, mask AP %s, %.2f img/s, %.0f s",
+                    status.cell.key, _percent(final["bbox"]["AP"]), _percent(final["segm"]["AP"]),
+                    record["train_img_per_s"], seconds,
+                )  # fmt: skip
                 on_finish()
     finally:  # interrupted: stop the workers (their cells resume next time)
         for _, process, _ in running.values():
@@ -269,6 +274,7 @@ def _forked_worker_main(path: str, environment: dict[str, str], comparison: int)
     os.dup2(log.fileno(), 1)  # what libraries write to the file descriptors too
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
+    log_to_console()  # the run's progress, into the log
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run_cell(folder)

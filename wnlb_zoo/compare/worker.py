@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..benchmark.environment import environment_record
+from ..console import log_to_console
 from ..engine import config_from_json, finetune
 from .cell_folder import CellFolder
 from .record import training_summary
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m wnlb_zoo.compare.worker CELL_FOLDER", file=sys.stderr)
         return 2
+    log_to_console()
     run_cell(CellFolder(Path(argv[0])))
     return 0
 

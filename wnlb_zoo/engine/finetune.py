@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import random
 import shlex
 from dataclasses import dataclass
@@ -57,12 +58,14 @@ from .evaluation import evaluate
 from .export import replace_export
 from .figures import draw_or_warn
 from .finetune_config import AMP_DTYPES, DEFAULT_LR, FinetuneConfig, check_config, config_to_json
-from .report import percent, print_ap_table, print_epoch_summary
+from .report import ap_table_text, epoch_summary_text, percent
 from .resume import last_checkpoint, resume_checkpoint, resumed_config
 from .run_lock import RunLock
 from .run_log import RunLog
 from .schedule import build_scheduler
 from .train_loop import NonFiniteLossError, StepSettings, train_one_epoch
+
+_logger = logging.getLogger(__name__)
 
 # FinetuneConfig and the option choices live in finetune_config; they are imported from here too.
 __all__ = ["AMP_DTYPES", "DEFAULT_LR", "FinetuneConfig", "TrainingInterrupted", "finetune"]
@@ -170,7 +173,7 @@ def _build_run(config: FinetuneConfig, context: DistributedContext, resume_from:
     start_epoch = state["epoch"] + 1 if state is not None else 1
     log = run_on_main_rank(lambda: RunLog(output, resume_epoch=start_epoch if state is not None else None), context)
     if log is not None and log.dropped_torn_line:
-        print(f"Dropped the torn last line of {log.jsonl}: the killed run was writing it.")
+        _logger.info("Dropped the torn last line of %s: the killed run was writing it.", log.jsonl)
     _seed_everything(config.seed)
 
     data = build_data(dataclasses.replace(config.data, seed=config.seed))
@@ -260,8 +263,11 @@ def _announce(run: _Run) -> None:
     config, context, data = run.config, run.context, run.data
     lr = config.effective_lr(context.world_size)
     where = f"{context.world_size} process(es) on {context.device}"
-    print(f"Training {config.backbone} on {config.data.dataset}: {len(data.train)} train / {len(data.val)} val")
-    print(f"images, {len(data.class_names)} classes, {where}, lr {lr:.4g}, epochs {run.start_epoch}..{config.epochs}")
+    _logger.info(
+        "Training %s on %s: %d train / %d val\nimages, %d classes, %s, lr %.4g, epochs %d..%d",
+        config.backbone, config.data.dataset, len(data.train), len(data.val), len(data.class_names), where, lr,
+        run.start_epoch, config.epochs,
+    )  # fmt: skip
 
 
 def _train(run: _Run) -> dict[str, Any]:
@@ -302,7 +308,7 @@ def _evaluate(run: _Run) -> dict[str, Any] | None:
 def _record_start(run: _Run, metrics: dict[str, Any]) -> None:
     """On rank 0: log the untrained model's metrics as epoch 0."""
     run.log.append({"epoch": 0, "train": None, **metrics})
-    print_ap_table(metrics, title="Validation AP before training")
+    _logger.info("%s", ap_table_text(metrics, title="Validation AP before training"))
     _draw_curves(run)
 
 
@@ -321,12 +327,11 @@ def _record_epoch(run: _Run, epoch: int, train_stats: dict[str, Any], metrics: d
     }
     run.log.append({"epoch": epoch, "train": train_stats, **metrics})  # first: a resume re-runs unsaved epochs
     save_checkpoint(run.output, epoch, run.model, run.spec, training_state, is_best)
-    print(
-        f"epoch {epoch}/{run.config.epochs}: loss {train_stats['loss']:.4f}, box AP "
-        f"{percent(metrics['bbox']['AP'], 0)}, mask AP {percent(score, 0)}, "
-        f"{train_stats['img_per_s']:.2f} img/s" + (" (best)" if is_best else ""),
-        flush=True,
-    )
+    _logger.info(
+        "epoch %d/%d: loss %.4f, box AP %s, mask AP %s, %.2f img/s%s",
+        epoch, run.config.epochs, train_stats["loss"], percent(metrics["bbox"]["AP"], 0), percent(score, 0),
+        train_stats["img_per_s"], " (best)" if is_best else "",
+    )  # fmt: skip
     _draw_curves(run)
 
 
@@ -338,14 +343,16 @@ def _finish(run: _Run, metrics: dict[str, Any]) -> dict[str, Any]:
     """On rank 0 at the end: the summary, the best checkpoint's export and the pictures; return the final metrics."""
     config, log, output = run.config, run.log, run.output
     log.close()
-    print_epoch_summary(log.records)
+    _logger.info("%s", epoch_summary_text(log.records))
     final = log.records[-1] if log.records else {"epoch": run.start_epoch - 1, **metrics}
-    print_ap_table(final, title=f"Validation AP after epoch {final['epoch']}")
+    _logger.info("%s", ap_table_text(final, title=f"Validation AP after epoch {final['epoch']}"))
     if config.export and (output / "best").exists():
         exported = replace_export(output / "best", output / "export")
-        print(f"Exported the best checkpoint's backbone and detector to {exported}")
+        _logger.info("Exported the best checkpoint's backbone and detector to %s", exported)
     elif config.export:
-        print("Nothing exported: no epoch had a mask AP to choose the best checkpoint by (no validation annotations).")
+        _logger.info(
+            "Nothing exported: no epoch had a mask AP to choose the best checkpoint by (no validation annotations)."
+        )
     _show_pictures(run.model, run.data, run.context, output, title=f"{run.title}, after epoch {final['epoch']}")
     return final
 
@@ -359,10 +366,10 @@ def _show_pictures(model: nn.Module, data: DataSplits, context: DistributedConte
     )
     curves = output / CURVES_FILE
     if curves.is_file():
-        print(f"Training loss and AP per epoch: {curves}")
+        _logger.info("Training loss and AP per epoch: %s", curves)
     if sheet is not None:
         shown = len(sheet_indices(len(data.val)))
-        print(f"Predictions on {shown} validation image(s), beside their ground truth: {sheet}")
+        _logger.info("Predictions on %d validation image(s), beside their ground truth: %s", shown, sheet)
 
 
 def _interrupted(output: Path, context: DistributedContext) -> TrainingInterrupted:

@@ -30,15 +30,15 @@ def format_ap_table(metrics: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def print_ap_table(metrics: dict[str, Any], title: str) -> None:
+def ap_table_text(metrics: dict[str, Any], title: str) -> str:
+    """:func:`format_ap_table` under a blank line and ``title`` (with the number of images measured)."""
     count = metrics.get("num_images")
-    print(f"\n{title}" + (f" ({count} images)" if count is not None else ""))
-    print(format_ap_table(metrics))
+    return f"\n{title}" + (f" ({count} images)" if count is not None else "") + "\n" + format_ap_table(metrics)
 
 
-def print_epoch_summary(records: list[dict[str, Any]]) -> None:
-    """One line per epoch: loss, box/mask AP, throughput and peak memory."""
-    print(f"\n{'epoch':>5} {'loss':>8} {'box AP':>7} {'mask AP':>7} {'img/s':>7} {'peak MiB':>9}")
+def epoch_summary_text(records: list[dict[str, Any]]) -> str:
+    """One line per epoch under a blank line and a header: loss, box/mask AP, throughput and peak memory."""
+    lines = [f"\n{'epoch':>5} {'loss':>8} {'box AP':>7} {'mask AP':>7} {'img/s':>7} {'peak MiB':>9}"]
     for record in records:
         train = record["train"]
         loss, rate, memory = (
@@ -47,4 +47,5 @@ def print_epoch_summary(records: list[dict[str, Any]]) -> None:
             else (f"{'-':>8}", f"{'-':>7}", f"{'-':>9}")
         )
         box, mask = percent(record["bbox"]["AP"]), percent(record.get("segm", {}).get("AP"))
-        print(f"{record['epoch']:>5} {loss} {box} {mask} {rate} {memory}")
+        lines.append(f"{record['epoch']:>5} {loss} {box} {mask} {rate} {memory}")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ PATH or fails. A resumed run trains the model it started on, on the data it star
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from .checkpoint import (
 from .distributed import DistributedContext
 from .finetune_config import FinetuneConfig, config_from_json, config_to_json
 
+_logger = logging.getLogger(__name__)
+
 #: Options that may change when a run is resumed; everything else comes from the run itself.
 RESUMABLE_OPTIONS = ("epochs", "workers", "device", "output", "resume", "eval_batch_size", "export")
 
@@ -41,9 +44,9 @@ def resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
     if config.resume == "auto":
         checkpoint, skipped = newest_intact_checkpoint(output)
         for damaged, reason in skipped:
-            print(f"Skipping {damaged}: {reason}")
+            _logger.info("Skipping %s: %s", damaged, reason)
         retarget_links(output, [damaged for damaged, _ in skipped], checkpoint)
-        print(f"Resuming from {checkpoint}, the newest intact checkpoint.")
+        _logger.info("Resuming from %s, the newest intact checkpoint.", checkpoint)
         return checkpoint
     if config.resume:
         checkpoint = resolve_checkpoint(config.resume)
@@ -58,7 +61,7 @@ def resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
             advice = "Resume from another checkpoint, or start afresh without --resume."
             raise CheckpointError(f"{error} {advice}") from None
         continue_from(output, checkpoint)
-        print(f"Resuming from {checkpoint}.")
+        _logger.info("Resuming from %s.", checkpoint)
         return checkpoint
     if checkpoint_candidates(output):
         raise ValueError(
@@ -90,5 +93,5 @@ def resumed_config(config: FinetuneConfig, recorded: dict[str, Any], context: Di
     defaults = config_to_json(FinetuneConfig())
     ignored = [name for name in given if given[name] != defaults[name] and given[name] != running[name]]
     if ignored and context.is_main:
-        print(f"Resuming with the run's own settings; ignoring the differing option(s): {', '.join(ignored)}")
+        _logger.info("Resuming with the run's own settings; ignoring the differing option(s): %s", ", ".join(ignored))
     return resumed
