@@ -6,7 +6,7 @@ import os
 import pytest
 
 from wnlb_zoo.weights import WeightIntegrityError, sha256_file, verify_file
-from wnlb_zoo.weights.integrity import _CHUNK_BYTES
+from wnlb_zoo.weights.integrity import _CHUNK_BYTES, read_sha256
 
 
 def test_sha256_streams_files_larger_than_a_chunk(tmp_path):
@@ -24,6 +24,19 @@ def test_a_changed_file_is_hashed_again(tmp_path, flip_byte):
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # even on coarse-mtime file systems
     assert sha256_file(path) != before
     assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_read_sha256_sees_damage_that_keeps_size_and_modification_time(tmp_path, flip_byte):
+    # What a checkpoint check before a resume must see (engine.checkpoint reads with read_sha256),
+    # and what the weights' stat-keyed cache, by design, does not.
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"x" * 1000)
+    stat = path.stat()
+    cached = sha256_file(path)
+    flip_byte(path, 10)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert read_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest() != cached
+    assert sha256_file(path) == cached
 
 
 def test_verify_file_names_the_file_and_both_hashes(exported, tmp_path):

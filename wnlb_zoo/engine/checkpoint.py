@@ -35,6 +35,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
+from ..weights.integrity import read_sha256
 from ..weights.state_dict_file import StateDictFileError, load_state_dict_file
 from .detector_spec import SPEC_FILENAME, DetectorSpec
 
@@ -82,7 +83,7 @@ def save_checkpoint(
     for name, data in contents.items():
         (staging / name).write_bytes(data)
     checksums = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
-    checksums[SPEC_FILENAME] = _sha256(spec.save(staging))
+    checksums[SPEC_FILENAME] = read_sha256(spec.save(staging))
     (staging / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2))
     for path in staging.iterdir():
         _fsync(path)
@@ -116,7 +117,7 @@ def verify_checkpoint(path: str | os.PathLike, files: Collection[str] = RESUME_F
     if missing:
         raise CheckpointError(f"{path} is incomplete: {', '.join(missing)} missing.")
     for name, digest in _recorded_checksums(path).items():
-        if name in files and _sha256(path / name) != digest:
+        if name in files and read_sha256(path / name) != digest:
             raise CheckpointError(
                 f"{path / name} is corrupt or truncated: its sha256 differs from the one recorded when it was written."
             )
@@ -318,14 +319,6 @@ def _remove_unreferenced(checkpoints: Path, keep: set[Path | None]) -> None:
     for path in checkpoints.glob("epoch_*"):
         if path.resolve() not in keep:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:

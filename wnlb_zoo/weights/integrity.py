@@ -21,17 +21,26 @@ class WeightIntegrityError(RuntimeError):
     """A weight file is not the file its manifest record published; nothing was loaded from it."""
 
 
+def read_sha256(path: str | os.PathLike) -> str:
+    """The sha256 hex digest of a file's bytes as they are now, read in 1 MiB chunks (never cached).
+
+    For files whose damage must be seen even when their size and modification time are unchanged
+    (a fine-tuning checkpoint checked before a resume).
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def sha256_file(path: str | os.PathLike) -> str:
-    """The sha256 hex digest of a file, read in 1 MiB chunks (cached per path, size and mtime)."""
+    """The sha256 hex digest of a file, cached per path, size and modification time (:func:`read_sha256`)."""
     path = Path(path).resolve()
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _digests:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK_BYTES):
-                digest.update(chunk)
-        _digests[key] = digest.hexdigest()
+        _digests[key] = read_sha256(path)
     return _digests[key]
 
 
