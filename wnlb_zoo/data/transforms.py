@@ -6,6 +6,14 @@ pixel-edge coordinates, so a flip maps ``x`` to ``W - x`` and a resize scales ex
 Random transforms draw from the ``generator`` given (a CPU ``torch.Generator``, for reproducible
 runs and tests) or, by default, from torch's global generator, which DataLoader workers seed
 differently from one another.
+
+These are not :mod:`torchvision.transforms.v2`, whose kernels they match where the behaviour is the
+same (masks are resized in uint8 with pixel-centre nearest neighbour, as its ``resize_mask`` with
+``NEAREST_EXACT``), because its behaviour differs where it matters here: its random transforms
+draw only from torch's global generator (no ``generator``), its ``Resize`` floors the long side
+where :class:`Resize` rounds, its bilinear path antialiases and resizes masks with the legacy
+``NEAREST`` (half a pixel off the image's grid), its ``ColorJitter`` applies the factors in a
+random order, and it does not scale a target's ``area``.
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ class Resize:
     ``min_size`` may be a sequence, one of which is drawn per call (multi-scale training).
     ``interpolation='nearest'`` (pixel-centre nearest neighbour) leaves the noise of a dark image
     as it is, as the LIS protocol asks, and creates no new pixel values; ``'bilinear'`` smooths.
-    Masks are always resized with nearest neighbour; boxes and areas are scaled.
+    Masks are always resized with pixel-centre nearest neighbour, in their own uint8; boxes and areas are scaled.
 
     The sides are rounded, so the short side is exactly ``min_size`` or the long side exactly
     ``max_size``. torchvision's transform, and with it the detectors' own
@@ -122,7 +130,7 @@ class Resize:
         target = dict(target)
         masks = target["masks"]
         if masks.shape[0]:
-            masks = F.interpolate(masks[None].float(), size=size, mode="nearest-exact")[0].to(masks.dtype)
+            masks = F.interpolate(masks[None], size=size, mode="nearest-exact")[0]
         else:
             masks = masks.new_zeros((0, *size))
         target["masks"] = masks
