@@ -1,4 +1,12 @@
-"""Wall-clock timing of one step, repeated: CUDA events on a GPU, ``perf_counter`` on the CPU."""
+"""Wall-clock timing of one step, repeated: CUDA events on a GPU, ``perf_counter`` on the CPU.
+
+Not :class:`torch.utils.benchmark.Timer`, which measures differently from what the reports need:
+its ``blocked_autorange`` returns the mean of each block of calls, not every call's time (the
+reports give the median and the minimum of the calls), and chooses the number of calls itself
+(``wnlb-zoo bench --repeats`` is the user's choice); it runs with one thread unless told
+otherwise; and on a GPU it synchronises the host before and after each measurement, where the
+CUDA events here let the calls queue back to back, as a training loop does.
+"""
 
 from __future__ import annotations
 
