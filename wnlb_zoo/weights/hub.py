@@ -8,6 +8,10 @@ The limit is wall-clock time, not time per socket read, so no network behaviour 
 hanging DNS lookup, a trickle of bytes) stretches it. Only a hub that answered is asked for the
 file, whose download huggingface_hub ends after ``HF_HUB_DOWNLOAD_TIMEOUT`` seconds without data.
 
+huggingface_hub's own ``HF_HUB_ETAG_TIMEOUT`` and ``HF_HUB_DOWNLOAD_TIMEOUT`` do not replace this:
+they limit each socket read, and the request is retried, so with both set to 2 s a download from
+a silent or a trickling hub is still waiting after 150 s (``python scripts/hub_timeouts.py``).
+
 ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` are read at each lookup, not once when huggingface_hub was
 imported, so a script (or test) that sets them after ``import timm`` is obeyed.
 """
