@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,6 +184,20 @@ def test_existing_run_is_kept_and_truncated_checkpoint_is_named(finished_run, ca
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     code, _, err = run_cli(tiny_run_args(tmp_path / "resumed", 3, "--resume", str(broken)), capsys)
     assert code == 2 and "model.safetensors" in err and "corrupt or truncated" in err
+
+
+def test_another_runs_checkpoint_is_not_resumed_into_a_run(finished_run, capsys, tmp_path, tiny_run_args):
+    other = tmp_path / "other"
+    shutil.copytree(finished_run, other, symlinks=True)
+
+    def run_files():  # the run lock's file (its holder's pid and time) aside
+        return {path: path.read_bytes() for path in other.rglob("*") if path.is_file() and path.name != ".lock"}
+
+    before = run_files()
+    code, out, err = run_cli(tiny_run_args(other, 3, "--resume", str(finished_run / "last")), capsys)
+    assert code == 2 and f"{other} holds a training run of its own" in err and "new, empty --output" in err
+    assert "Training" not in out
+    assert run_files() == before
 
 
 def test_coco_dataset_with_empty_images_and_crowd_regions(tmp_path, capsys, tiny_run_args, coco_dataset):

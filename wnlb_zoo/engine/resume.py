@@ -39,7 +39,9 @@ def resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
     ``--resume`` alone takes the newest intact checkpoint of ``output`` (the one ``last`` names,
     unless it is damaged), skipping damaged ones and moving the ``last`` / ``best`` links off them;
     ``--resume PATH`` takes PATH or fails, and when PATH is an earlier checkpoint of ``output``
-    the run continues from there (:func:`~wnlb_zoo.engine.checkpoint.continue_from`).
+    the run continues from there (:func:`~wnlb_zoo.engine.checkpoint.continue_from`); a checkpoint
+    of another run continues into ``output`` only when that holds no run (a branch, as
+    torchvision's reference scripts allow), never into a run of its own.
     """
     if config.resume == "auto":
         checkpoint, skipped = newest_intact_checkpoint(output)
@@ -50,6 +52,12 @@ def resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
         return checkpoint
     if config.resume:
         checkpoint = resolve_checkpoint(config.resume)
+        if checkpoint.resolve().parent != (output / "checkpoints").resolve() and checkpoint_candidates(output):
+            raise ValueError(
+                f"{output} holds a training run of its own, and {checkpoint} is not one of its checkpoints: "
+                "resuming it there would mix the two runs' logs and checkpoints. Continue that run with its own "
+                "--output and --resume, or branch it into a new, empty --output."
+            )
         if not (checkpoint / STATE_FILE).is_file() and not (checkpoint / RUN_CONFIG_FILE).is_file():
             raise CheckpointError(
                 f"{checkpoint} holds detector weights only (an export?), so no run continues from it: start a new "
