@@ -68,3 +68,14 @@ def test_good_files_read_and_pass_the_check(files, state):
         assert loaded.keys() == state.keys() and torch.equal(loaded["conv1.weight"], state["conv1.weight"])
     with pytest.raises(StateDictFileError, match="Unsupported global: GLOBAL argparse.Namespace"):
         load_state_dict_file(files / "training.pth", key="model")
+
+
+def test_a_fallback_key_reads_a_state_dict_or_the_checkpoint_entry_in_one_pass(tmp_path, state):
+    torch.save({"model": state, "epoch": 3}, tmp_path / "checkpoint.pth")
+    torch.save({"weights": state, "epoch": 3}, tmp_path / "other.pth")
+    torch.save(state, tmp_path / "plain.pth")
+    for name in ("checkpoint.pth", "plain.pth"):
+        loaded = load_state_dict_file(tmp_path / name, fallback_key="model")
+        assert loaded.keys() == state.keys() and torch.equal(loaded["conv1.weight"], state["conv1.weight"])
+    with pytest.raises(StateDictFileError, match="holds a dict, not a state dict of tensors"):
+        load_state_dict_file(tmp_path / "other.pth", fallback_key="model")

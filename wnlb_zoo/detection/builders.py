@@ -213,15 +213,10 @@ def load_detector_weights(model: nn.Module, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DetectorWeightsError(f"Detector weights {path} do not exist.")
-    try:
-        state = load_state_dict_file(path)
+    try:  # a state dict, or a training checkpoint as torchvision's references save it: {"model": ..., ...}
+        state = load_state_dict_file(path, fallback_key="model")
     except StateDictFileError as error:
-        if path.endswith(".safetensors"):
-            raise DetectorWeightsError(f"Cannot read detector weights: {error}") from None
-        try:  # a training checkpoint as torchvision's references save it: {"model": ..., "optimizer": ...}
-            state = load_state_dict_file(path, key="model")
-        except StateDictFileError:
-            raise DetectorWeightsError(f"Cannot read detector weights: {error}") from None
+        raise DetectorWeightsError(f"Cannot read detector weights: {error}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

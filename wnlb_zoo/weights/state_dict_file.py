@@ -33,7 +33,9 @@ class StateDictFileError(ValueError):
     """A file that cannot be read as a state dict; the message names the file and what is wrong."""
 
 
-def load_state_dict_file(path: str | os.PathLike, key: str | None = None, prefix: str = "") -> dict[str, torch.Tensor]:
+def load_state_dict_file(
+    path: str | os.PathLike, key: str | None = None, prefix: str = "", fallback_key: str | None = None
+) -> dict[str, torch.Tensor]:
     """Read a state dict from a ``.safetensors`` or torch file, optionally from a sub-entry and a key prefix.
 
     Args:
@@ -41,6 +43,9 @@ def load_state_dict_file(path: str | os.PathLike, key: str | None = None, prefix
             ``weights_only=True``.
         key: Entry of a training checkpoint that holds the state dict (e.g. ``"model"``), torch files only.
         prefix: Keep only the keys starting with this prefix, with it removed (e.g. ``"backbone.body."``).
+        fallback_key: Without ``key``: the entry to take when the file is not a state dict itself but a
+            training checkpoint that has this entry (torchvision's reference scripts save ``"model"``),
+            so a file that may be either is read once.
     """
     path = _existing_file(path)
     if _is_safetensors(path):
@@ -54,7 +59,9 @@ def load_state_dict_file(path: str | os.PathLike, key: str | None = None, prefix
                 found = sorted(state)[:10] if isinstance(state, Mapping) else type(state).__name__
                 raise StateDictFileError(f"{path} has no entry '{key}'; its top-level entries: {found}.")
             state = state[key]
-    if not isinstance(state, Mapping) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        elif fallback_key is not None and not _is_tensor_mapping(state) and isinstance(state, Mapping):
+            state = state.get(fallback_key, state)
+    if not _is_tensor_mapping(state):
         raise StateDictFileError(
             f"{path} holds a {type(state).__name__}, not a state dict of tensors: pass the key of the "
             "checkpoint entry that holds the weights."
@@ -90,6 +97,10 @@ def _existing_file(path: str | os.PathLike) -> Path:
     if path.stat().st_size == 0:
         raise StateDictFileError(f"Weights file {path} is empty (0 bytes): the copy or download did not complete.")
     return path
+
+
+def _is_tensor_mapping(state: Any) -> bool:
+    return isinstance(state, Mapping) and all(isinstance(value, torch.Tensor) for value in state.values())
 
 
 def _is_safetensors(path: Path) -> bool:
