@@ -162,6 +162,11 @@ def checkpoint_candidates(output_dir: str | os.PathLike) -> list[Path]:
     return sorted(found, key=order, reverse=True)
 
 
+def is_own_checkpoint(output_dir: str | os.PathLike, checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` (or the link naming it) is one of the run in ``output_dir``'s own checkpoints."""
+    return checkpoint.resolve().parent == (Path(output_dir) / "checkpoints").resolve()
+
+
 def continue_from(output_dir: str | os.PathLike, checkpoint: Path) -> None:
     """Make ``checkpoint``, one of the run's own, the one the run continues from: point ``last`` at it.
 
@@ -170,7 +175,7 @@ def continue_from(output_dir: str | os.PathLike, checkpoint: Path) -> None:
     abandoned checkpoints are removed once the resumed run has saved its first one.
     """
     output = Path(output_dir)
-    if checkpoint.resolve().parent == (output / "checkpoints").resolve() and _target(output / "last") is not None:
+    if is_own_checkpoint(output, checkpoint) and _target(output / "last") is not None:
         _point(output / "last", checkpoint.resolve())
 
 

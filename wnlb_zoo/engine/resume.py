@@ -19,6 +19,7 @@ from .checkpoint import (
     CheckpointError,
     checkpoint_candidates,
     continue_from,
+    is_own_checkpoint,
     newest_intact_checkpoint,
     resolve_checkpoint,
     retarget_links,
@@ -52,7 +53,7 @@ def resume_checkpoint(config: FinetuneConfig, output: Path) -> Path | None:
         return checkpoint
     if config.resume:
         checkpoint = resolve_checkpoint(config.resume)
-        if checkpoint.resolve().parent != (output / "checkpoints").resolve() and checkpoint_candidates(output):
+        if not is_own_checkpoint(output, checkpoint) and checkpoint_candidates(output):
             raise ValueError(
                 f"{output} holds a training run of its own, and {checkpoint} is not one of its checkpoints: "
                 "resuming it there would mix the two runs' logs and checkpoints. Continue that run with its own "
